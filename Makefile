@@ -1,0 +1,103 @@
+# pg_marketing: `make demo` and `make test` each work as the first command on a fresh
+# Debian machine (as root, or as a user with sudo); both run `make setup` first.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# cargo-pgrx must be the exact version of the pgrx crate in Cargo.toml.
+PGRX_VERSION := 0.18.1
+PG_MAJOR := 15
+PG_CONFIG := /usr/bin/pg_config
+PG_BIN := /usr/lib/postgresql/$(PG_MAJOR)/bin
+APT_PACKAGES := postgresql-$(PG_MAJOR) postgresql-server-dev-$(PG_MAJOR) libclang-dev sudo
+
+# pgrx-config/config.toml points pg15 at the system pg_config: nothing is downloaded.
+export PGRX_HOME := $(CURDIR)/pgrx-config
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+# Clusters run as the postgres user, which cannot enter a private checkout (mktemp -d is
+# 0700), so their directories live under /var/tmp.
+CLUSTERS ?= /var/tmp/pg_marketing
+DEMO_DATA ?= $(CLUSTERS)/demo
+DEMO_PORT ?= 5499
+DEMO_DB := marketing_demo
+DEMO_CUSTOMERS ?= 10000
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+PSQL = psql -X -v ON_ERROR_STOP=1 -U postgres
+
+.PHONY: setup test unit-test pg-test regress demo install-debug install-release
+
+setup:
+	@missing=""; \
+	for package in $(APT_PACKAGES); do \
+	    dpkg -s "$$package" >/dev/null 2>&1 || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "setup: installing$$missing"; \
+	    $(SUDO) apt-get update -qq; \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@if [ "$$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx $(PGRX_VERSION)" ]; then \
+	    echo "setup: installing cargo-pgrx $(PGRX_VERSION) (about 5 minutes)"; \
+	    cargo install cargo-pgrx --version $(PGRX_VERSION) --locked; \
+	fi
+	@echo "setup: $(APT_PACKAGES) and cargo-pgrx $(PGRX_VERSION) present"
+
+# All three layers; any failure fails the target.
+test: setup
+	@$(MAKE) --no-print-directory unit-test pg-test regress
+
+# 1. Core unit tests: the plain #[test]s of src/core and src/input.rs.
+unit-test:
+	@echo "== core unit tests"
+	@mkdir -p target
+	cargo test --lib --features pg15 -- core:: input:: 2>&1 | tee target/unit-test.log
+	@grep -E '^test result' target/unit-test.log | tail -n 1
+
+# 2. #[pg_test]s inside a temporary cluster that cargo-pgrx starts as postgres.
+pg-test:
+	@echo "== pg tests"
+	@mkdir -p $(CLUSTERS) && chmod 755 $(CLUSTERS)
+	@rm -rf $(CLUSTERS)/pg-test && mkdir -p $(CLUSTERS)/pg-test && chown postgres: $(CLUSTERS)/pg-test
+	@mkdir -p target
+	cargo pgrx test pg15 --runas postgres --pgdata $(CLUSTERS)/pg-test 2>&1 | tee target/pg-test.log
+	@grep -E '^test result' target/pg-test.log | tail -n 1
+
+# 3. pg_regress over tests/pg_regress in a throwaway cluster, stopped and removed even on failure.
+regress: install-debug
+	@echo "== pg_regress"
+	@dir=$$(mktemp -d $(CLUSTERS)/regress.XXXXXX); \
+	trap 'tests/cluster.sh stop "$$dir/data"; rm -rf "$$dir"' EXIT; \
+	read -r port socket < <(tests/cluster.sh start "$$dir/data"); \
+	echo "regress cluster: $$dir/data on port $$port"; \
+	tests=$$(cd tests/pg_regress/sql && ls *.sql | sed 's/\.sql$$//' | sort); \
+	mkdir -p target/regress; \
+	status=0; \
+	$$($(PG_CONFIG) --pkglibdir)/pgxs/src/test/regress/pg_regress \
+	    --host="$$socket" --port="$$port" --user=postgres --dbname=pg_marketing_regress \
+	    --inputdir=tests/pg_regress --outputdir=target/regress $$tests \
+	    > target/regress/run.log 2>&1 || status=$$?; \
+	cat target/regress/run.log; \
+	if [ $$status -ne 0 ] && [ -f target/regress/regression.diffs ]; then cat target/regress/regression.diffs; fi; \
+	exit $$status
+
+install-debug: setup
+	cargo pgrx install --pg-config $(PG_CONFIG) $(if $(SUDO),--sudo) 2>&1 | tail -n 3
+
+install-release: setup
+	cargo pgrx install --release --pg-config $(PG_CONFIG) $(if $(SUDO),--sudo) 2>&1 | tail -n 3
+
+# Release build into the system PostgreSQL 15, a demo cluster as postgres on DEMO_PORT,
+# the demo data, the headline queries. Safe to run again: it reuses the cluster and
+# rebuilds the database.
+demo: install-release
+	@read -r port socket < <(tests/cluster.sh start $(DEMO_DATA) $(DEMO_PORT)); \
+	echo "demo cluster: data dir $(DEMO_DATA), port $$port, socket $$socket"; \
+	psql="$(PSQL) -h $$socket -p $$port"; \
+	$$psql -q -d postgres -c "DROP DATABASE IF EXISTS $(DEMO_DB) WITH (FORCE)" -c "CREATE DATABASE $(DEMO_DB)"; \
+	$$psql -q -d $(DEMO_DB) -c "CREATE EXTENSION pg_marketing"; \
+	echo "loading the demo data ($(DEMO_CUSTOMERS) customers) and the CDNOW sample..."; \
+	$$psql -q -d $(DEMO_DB) -v customers=$(DEMO_CUSTOMERS) -v seed=42 -f bench/generate.sql; \
+	$$psql -q -d $(DEMO_DB) -f tests/data/load_cdnow.sql; \
+	$$psql -d $(DEMO_DB) -f docs/demo.sql; \
+	echo; echo "Connect with:  psql -h $$socket -p $$port -U postgres $(DEMO_DB)"

@@ -1,0 +1,1 @@
+//! The maths, free of Postgres: every module here is plain Rust, tested with `#[test]`.

@@ -1,0 +1,194 @@
+//! Helpers for `#[pg_test]`s (compiled only for tests) and the input layer's own pg tests.
+
+use pgrx::prelude::*;
+
+/// The error `sql` raises as (SQLSTATE, message), or None if it runs without error. Runs the
+/// statement in a PL/pgSQL exception block, i.e. a subtransaction rolled back on error.
+pub fn error_of(sql: &str) -> Option<(String, String)> {
+    Spi::run(
+        "CREATE OR REPLACE FUNCTION pg_temp.error_of(statement text) RETURNS text[]
+         LANGUAGE plpgsql AS $$
+         BEGIN
+             EXECUTE statement;
+             RETURN NULL;
+         EXCEPTION WHEN OTHERS THEN
+             RETURN ARRAY[SQLSTATE, SQLERRM];
+         END $$",
+    )
+    .expect("creating pg_temp.error_of");
+    let error = Spi::get_one_with_args::<Vec<String>>("SELECT pg_temp.error_of($1)", &[sql.into()])
+        .expect("running pg_temp.error_of")?;
+    let [state, message]: [String; 2] = error.try_into().expect("two elements");
+    Some((state, message))
+}
+
+/// The SQLSTATE that `sql` raises, or None if it runs without error.
+pub fn sqlstate_of(sql: &str) -> Option<String> {
+    error_of(sql).map(|(state, _)| state)
+}
+
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    use super::{error_of, sqlstate_of};
+    use crate::input::{self, column, Column, Kind, Shape};
+
+    const TOUCHES: &[Column] = &[
+        column("journey_key", Kind::Key),
+        column("ts", Kind::Timestamp),
+        column("channel", Kind::Text),
+        column("value", Kind::Number),
+    ];
+
+    /// Reads `source` as (key, ts, channel, value) and renders each row as text, so that the
+    /// tests below see exactly what the input layer produced.
+    #[pg_extern]
+    fn read_touches(source: &str) -> SetOfIterator<'static, String> {
+        let shape = Shape { argument: "touches", columns: TOUCHES };
+        let mut rendered = Vec::new();
+        input::for_each_row(&shape, source, |row| {
+            let show = |v: Option<String>| v.unwrap_or_else(|| "NULL".into());
+            rendered.push(format!(
+                "{}|{}|{}|{}",
+                show(row.text(0).map(|s| s.into_owned())),
+                show(row.timestamp(1).map(|t| t.to_string())),
+                show(row.text(2).map(|s| s.into_owned())),
+                show(row.number(3).map(|n| n.to_string())),
+            ));
+        });
+        SetOfIterator::new(rendered)
+    }
+
+    fn read(source: &str) -> Vec<String> {
+        Spi::connect(|client| {
+            client
+                .select("SELECT tests.read_touches($1)", None, &[source.into()])
+                .expect("read_touches")
+                .map(|row| row.get::<String>(1).expect("text").expect("not null"))
+                .collect()
+        })
+    }
+
+    #[pg_test]
+    fn coerces_each_accepted_type() {
+        // 2000-01-02 00:00 UTC is 86_400_000_000 microseconds after Postgres' epoch.
+        Spi::run("SET LOCAL TimeZone = 'UTC'").unwrap();
+        assert_eq!(
+            read("SELECT 7::int, '2000-01-02'::date, 'email'::varchar, 2::smallint"),
+            ["7|86400000000|email|2"]
+        );
+        assert_eq!(
+            read("SELECT 'c1'::text, '2000-01-02 00:00'::timestamp, 'ab '::char(3), 1.25::numeric"),
+            ["c1|86400000000|ab|1.25"]
+        );
+        assert_eq!(
+            read("SELECT true, '2000-01-02 01:00+01'::timestamptz, 'x'::name, 0.5::real"),
+            ["t|86400000000|x|0.5"], "a key is read in its output form, as psql shows it"
+        );
+        assert_eq!(
+            read("SELECT '1.5'::numeric, now(), NULL::text, 3::bigint LIMIT 1")[0].split('|').nth(2),
+            Some("NULL")
+        );
+        // A timestamp without time zone is read in the session time zone.
+        Spi::run("SET LOCAL TimeZone = 'Europe/Paris'").unwrap();
+        assert_eq!(
+            read("SELECT 1, '2000-01-02 01:00'::timestamp, 'a', 1")[0],
+            "1|86400000000|a|1"
+        );
+    }
+
+    #[pg_test]
+    fn reads_tables_views_and_domains_in_batches() {
+        Spi::run(
+            "CREATE SCHEMA \"Mkt\";
+             CREATE DOMAIN money_amount AS numeric(12,2);
+             CREATE TABLE \"Mkt\".\"Touch Points\" (k bigint, ts timestamptz, ch text, v money_amount);
+             INSERT INTO \"Mkt\".\"Touch Points\"
+                 SELECT i, '2020-01-01'::timestamptz + i * interval '1 minute', 'ch' || i % 3, i
+                 FROM generate_series(1, 25000) i;
+             CREATE VIEW touch_view AS SELECT * FROM \"Mkt\".\"Touch Points\" WHERE k <= 10",
+        )
+        .unwrap();
+        let rows = read("\"Mkt\".\"Touch Points\"");
+        assert_eq!(rows.len(), 25000, "more rows than one batch of 10,000");
+        let keys: std::collections::BTreeSet<i64> =
+            rows.iter().map(|r| r.split('|').next().unwrap().parse().unwrap()).collect();
+        assert_eq!(keys, (1..=25000).collect());
+        assert_eq!(read("touch_view").len(), 10);
+        assert_eq!(read("SELECT * FROM touch_view WHERE k = 3;")[0].split('|').last(), Some("3"));
+        assert!(read("SELECT * FROM touch_view WHERE false").is_empty());
+    }
+
+    #[pg_test]
+    fn wrong_column_count_or_type_is_42804() {
+        Spi::run("CREATE TABLE t3 (k int, ts timestamptz, ch text)").unwrap();
+        let call = |source: &str| sqlstate_of(&format!("SELECT tests.read_touches($q${source}$q$)"));
+        assert_eq!(call("t3").as_deref(), Some("42804"), "three columns for four");
+        assert_eq!(call("SELECT 1, now(), 'a', 1, 2").as_deref(), Some("42804"), "five columns");
+        assert_eq!(call("SELECT 1, '2020-01-01'::text, 'a', 1").as_deref(), Some("42804"), "text as ts");
+        assert_eq!(call("SELECT 1, now(), 5, 1").as_deref(), Some("42804"), "int as channel");
+        assert_eq!(call("SELECT 1, now(), 'a', '1'::text").as_deref(), Some("42804"), "text as number");
+        assert_eq!(call("SELECT 1, now(), 'a', 1 WHERE false").as_deref(), None, "empty but well-typed");
+        assert_eq!(
+            call("SELECT 1, now(), 'a', 1 WHERE false LIMIT 0").as_deref(),
+            None,
+            "no rows at all"
+        );
+    }
+
+    #[pg_test]
+    fn the_message_names_position_column_found_and_wanted() {
+        let (state, message) =
+            error_of("SELECT tests.read_touches('SELECT 1 AS k, ''x''::text AS created, ''a'', 1')").unwrap();
+        assert_eq!(state, "42804");
+        assert_eq!(
+            message,
+            "touches: column 2 (\"created\", read as ts) has type text, but timestamptz, timestamp or date is expected"
+        );
+        let (_, message) = error_of("SELECT tests.read_touches('SELECT 1, now()')").unwrap();
+        assert_eq!(
+            message,
+            "touches: the query returns 2 columns, but 4 are expected: \
+             (journey_key any, ts timestamptz, channel text, value numeric)"
+        );
+    }
+
+    #[pg_test]
+    fn non_finite_values_are_22023() {
+        let call = |source: &str| sqlstate_of(&format!("SELECT tests.read_touches($q${source}$q$)"));
+        assert_eq!(call("SELECT 1, now(), 'a', 'NaN'::float8").as_deref(), Some("22023"));
+        assert_eq!(call("SELECT 1, now(), 'a', 'Infinity'::numeric").as_deref(), Some("22023"));
+        assert_eq!(call("SELECT 1, 'infinity'::timestamptz, 'a', 1").as_deref(), Some("22023"));
+        assert_eq!(call("SELECT 1, now(), 'a', NULL::float8").as_deref(), None, "NULL is not an error");
+    }
+
+    #[pg_test]
+    fn errors_of_the_callers_query_keep_their_sqlstate() {
+        let call = |source: &str| sqlstate_of(&format!("SELECT tests.read_touches($q${source}$q$)"));
+        assert_eq!(call("no_such_table").as_deref(), Some("42P01"));
+        assert_eq!(call("SELEC 1").as_deref(), Some("42601"));
+        assert_eq!(call("SELECT 1, now(), 'a', 1/0").as_deref(), Some("22012"));
+    }
+
+    #[pg_test]
+    fn the_query_runs_with_the_callers_privileges() {
+        Spi::run(
+            "CREATE TABLE secret (k int, ts timestamptz, ch text, v int);
+             CREATE ROLE pgm_analyst;
+             GRANT USAGE ON SCHEMA tests TO pgm_analyst;
+             SET LOCAL ROLE pgm_analyst",
+        )
+        .unwrap();
+        assert_eq!(sqlstate_of("SELECT tests.read_touches('secret')").as_deref(), Some("42501"));
+    }
+
+    #[pg_test]
+    fn the_query_cannot_modify_data() {
+        Spi::run("CREATE TABLE victim (k int, ts timestamptz, ch text, v int)").unwrap();
+        let state = sqlstate_of(
+            "SELECT tests.read_touches('WITH d AS (DELETE FROM victim RETURNING *) SELECT * FROM d')",
+        );
+        assert!(state.is_some(), "a data-modifying query must be refused");
+    }
+}
