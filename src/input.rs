@@ -11,6 +11,7 @@
 //! | Timestamp | timestamptz, timestamp, date                     | timestamptz (session TZ)|
 //! | Number    | smallint, integer, bigint, real, float8, numeric | float8                  |
 //! | Text      | text, varchar, char, name                        | text                    |
+//! | Path      | a Text type, or text[] / varchar[]               | list of channel names   |
 //!
 //! Domains count as their base type. A wrong column count or type is an ERROR 42804 that
 //! names the position, the column, the type found and the types accepted. Errors of the
@@ -36,6 +37,8 @@ pub enum Kind {
     Timestamp,
     Number,
     Text,
+    /// A list of names: an array, or a text split on a separator.
+    Path,
 }
 
 impl Kind {
@@ -45,6 +48,7 @@ impl Kind {
             Kind::Timestamp => "timestamptz, timestamp or date",
             Kind::Number => "a number (smallint, integer, bigint, real, double precision or numeric)",
             Kind::Text => "text, varchar, char or name",
+            Kind::Path => "text or text[]",
         }
     }
 }
@@ -78,6 +82,7 @@ impl Shape {
                 Kind::Timestamp => format!("{} timestamptz", c.name),
                 Kind::Number => format!("{} numeric", c.name),
                 Kind::Text => format!("{} text", c.name),
+                Kind::Path => format!("{} text or text[]", c.name),
             })
             .collect();
         format!("({})", columns.join(", "))
@@ -147,6 +152,7 @@ enum Reader {
     TimestampTz,
     Timestamp,
     Date,
+    TextArray,
     /// Any other type, through its output function (keys only).
     Output(pg_sys::Oid),
 }
@@ -169,14 +175,23 @@ impl Reader {
             Some(TIMESTAMPTZOID) => Reader::TimestampTz,
             Some(TIMESTAMPOID) => Reader::Timestamp,
             Some(DATEOID) => Reader::Date,
+            Some(TEXTARRAYOID | VARCHARARRAYOID) => Reader::TextArray,
             _ => Reader::Output(base),
         };
         let accepted = match kind {
             Kind::Key => true,
             Kind::Text => matches!(reader, Reader::Varlena | Reader::Bpchar | Reader::Name),
+            Kind::Path => {
+                matches!(reader, Reader::Varlena | Reader::Bpchar | Reader::Name | Reader::TextArray)
+            }
             Kind::Number => matches!(
                 reader,
-                Reader::Int2 | Reader::Int4 | Reader::Int8 | Reader::Float4 | Reader::Float8 | Reader::Numeric
+                Reader::Int2
+                    | Reader::Int4
+                    | Reader::Int8
+                    | Reader::Float4
+                    | Reader::Float8
+                    | Reader::Numeric
             ),
             Kind::Timestamp => matches!(reader, Reader::TimestampTz | Reader::Timestamp | Reader::Date),
         };
@@ -226,6 +241,24 @@ impl Row<'_> {
                 _ => unreachable!("column {index} of {} is not a text column", self.shape.argument),
             }
         })
+    }
+
+    /// A Path column as names: array elements (NULLs skipped), or the text split on
+    /// `separator` with blanks trimmed. NULL is None.
+    pub fn path(&self, index: usize, separator: &str) -> Option<Vec<String>> {
+        let datum = self.datums[index]?;
+        match self.readers[index] {
+            Reader::TextArray => {
+                let elements = unsafe {
+                    Vec::<Option<String>>::from_polymorphic_datum(datum, false, pg_sys::TEXTARRAYOID)
+                };
+                Some(elements.unwrap_or_default().into_iter().flatten().collect())
+            }
+            _ => {
+                let text = self.text(index)?;
+                Some(crate::core::split_path(&text, separator).into_iter().map(str::to_string).collect())
+            }
+        }
     }
 
     /// A Number column as float8; NULL is None. NaN and infinity raise 22023.
@@ -334,7 +367,10 @@ unsafe fn readers_for(shape: &Shape, tupdesc: pg_sys::TupleDesc) -> Result<Vec<R
                     found,
                     column.kind.wanted()
                 ))
-                .with_hint(format!("cast the column in the query, e.g. \"{name}\"::{}", cast_for(column.kind)))
+                .with_hint(format!(
+                    "cast the column in the query, e.g. \"{name}\"::{}",
+                    cast_for(column.kind)
+                ))
             })
         })
         .collect()
@@ -342,7 +378,7 @@ unsafe fn readers_for(shape: &Shape, tupdesc: pg_sys::TupleDesc) -> Result<Vec<R
 
 fn cast_for(kind: Kind) -> &'static str {
     match kind {
-        Kind::Key | Kind::Text => "text",
+        Kind::Key | Kind::Text | Kind::Path => "text",
         Kind::Timestamp => "timestamptz",
         Kind::Number => "float8",
     }
@@ -396,7 +432,10 @@ mod unit_tests {
     fn bare_names_become_select_star() {
         assert_eq!(query_text("touchpoints"), "SELECT * FROM touchpoints");
         assert_eq!(query_text("  mkt.touchpoints \n"), "SELECT * FROM mkt.touchpoints");
-        assert_eq!(query_text(r#""My Schema"."Touch ""points""""#), r#"SELECT * FROM "My Schema"."Touch ""points""""#);
+        assert_eq!(
+            query_text(r#""My Schema"."Touch ""points""""#),
+            r#"SELECT * FROM "My Schema"."Touch ""points""""#
+        );
         assert_eq!(query_text("t_2$x"), "SELECT * FROM t_2$x");
     }
 

@@ -3,6 +3,7 @@
 //! `core` holds the maths and knows nothing of Postgres; `api` is the SQL surface; every
 //! function that takes a query text reads it through `input`; `error` maps errors to SQLSTATEs.
 
+mod api;
 pub mod core;
 pub mod error;
 pub mod input;

@@ -84,7 +84,8 @@ mod tests {
         );
         assert_eq!(
             read("SELECT true, '2000-01-02 01:00+01'::timestamptz, 'x'::name, 0.5::real"),
-            ["t|86400000000|x|0.5"], "a key is read in its output form, as psql shows it"
+            ["t|86400000000|x|0.5"],
+            "a key is read in its output form, as psql shows it"
         );
         assert_eq!(
             read("SELECT '1.5'::numeric, now(), NULL::text, 3::bigint LIMIT 1")[0].split('|').nth(2),
@@ -92,10 +93,7 @@ mod tests {
         );
         // A timestamp without time zone is read in the session time zone.
         Spi::run("SET LOCAL TimeZone = 'Europe/Paris'").unwrap();
-        assert_eq!(
-            read("SELECT 1, '2000-01-02 01:00'::timestamp, 'a', 1")[0],
-            "1|86400000000|a|1"
-        );
+        assert_eq!(read("SELECT 1, '2000-01-02 01:00'::timestamp, 'a', 1")[0], "1|86400000000|a|1");
     }
 
     #[pg_test]
@@ -130,11 +128,7 @@ mod tests {
         assert_eq!(call("SELECT 1, now(), 5, 1").as_deref(), Some("42804"), "int as channel");
         assert_eq!(call("SELECT 1, now(), 'a', '1'::text").as_deref(), Some("42804"), "text as number");
         assert_eq!(call("SELECT 1, now(), 'a', 1 WHERE false").as_deref(), None, "empty but well-typed");
-        assert_eq!(
-            call("SELECT 1, now(), 'a', 1 WHERE false LIMIT 0").as_deref(),
-            None,
-            "no rows at all"
-        );
+        assert_eq!(call("SELECT 1, now(), 'a', 1 WHERE false LIMIT 0").as_deref(), None, "no rows at all");
     }
 
     #[pg_test]

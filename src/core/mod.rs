@@ -1,1 +1,38 @@
 //! The maths, free of Postgres: every module here is plain Rust, tested with `#[test]`.
+
+pub mod attribution;
+pub mod journey;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// An interval as a duration in microseconds, the way EXTRACT(EPOCH FROM interval) reads it:
+/// a year is 365.25 days, a remaining month 30 days, a day 24 hours.
+pub fn interval_micros(months: i32, days: i32, micros: i64) -> i64 {
+    let years = (months / 12) as i64;
+    let months = (months % 12) as i64;
+    years * (MICROS_PER_DAY * 1461 / 4) + months * 30 * MICROS_PER_DAY + days as i64 * MICROS_PER_DAY + micros
+}
+
+/// "a > b > c" -> ["a", "b", "c"]: split on `separator`, trim blanks, drop empty parts.
+pub fn split_path<'a>(text: &'a str, separator: &str) -> Vec<&'a str> {
+    text.split(separator).map(str::trim).filter(|part| !part.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_read_as_extract_epoch_does() {
+        // SELECT EXTRACT(EPOCH FROM interval '1 year 1 month 1 day 1 second') = 31557600 + 2592000 + 86400 + 1
+        assert_eq!(interval_micros(13, 1, 1_000_000), (31_557_600 + 2_592_000 + 86_400 + 1) * 1_000_000);
+        assert_eq!(interval_micros(0, 30, 0), 30 * MICROS_PER_DAY);
+    }
+
+    #[test]
+    fn paths_split_and_trim() {
+        assert_eq!(split_path(" email > paid search>direct ", ">"), ["email", "paid search", "direct"]);
+        assert_eq!(split_path("a >> b", ">"), ["a", "b"]);
+        assert!(split_path("  ", ">").is_empty());
+    }
+}

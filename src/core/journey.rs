@@ -1,0 +1,321 @@
+//! Touchpoints and conversions become one path per conversion.
+//!
+//! A conversion's path is the touches of its journey key with
+//! `conversion_ts - lookback < touch_ts <= conversion_ts`, ordered by time, ties by channel
+//! name; with `reset_on_conversion` only touches after the key's previous conversion; then,
+//! with `max_touches`, the most recent ones. Exclusions and path transforms (`shape_path`)
+//! apply after that.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+
+/// Microseconds since 2000-01-01 00:00 UTC, as Postgres stores timestamptz.
+pub type Timestamp = i64;
+
+pub type ChannelId = u32;
+
+/// Names to dense ids; `into_sorted` renumbers them in byte order of the names, so that
+/// comparing ids compares names.
+#[derive(Default)]
+pub struct Interner {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    pub fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.to_string(), id);
+        self.names.push(name.to_string());
+        id
+    }
+
+    /// The names in byte order, and for each old id its new id.
+    pub fn into_sorted(self) -> (Vec<String>, Vec<u32>) {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
+        let mut new_id = vec![0; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_id[old as usize] = new as u32;
+        }
+        let mut names = self.names;
+        let sorted = order.iter().map(|&old| std::mem::take(&mut names[old as usize])).collect();
+        (sorted, new_id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct KeyedTouch {
+    key: u32,
+    ts: Timestamp,
+    channel: ChannelId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Conversion {
+    /// 1..n in (journey key, ts, value) order.
+    pub id: u64,
+    pub key: u32,
+    pub ts: Timestamp,
+    pub value: f64,
+}
+
+/// One touch of a path. Paths given as channel lists (attribute_paths) have ts 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PathTouch {
+    pub ts: Timestamp,
+    pub channel: ChannelId,
+}
+
+/// Collects raw rows; `into_journeys` sorts and indexes them.
+#[derive(Default)]
+pub struct JourneyBuilder {
+    keys: Interner,
+    channels: Interner,
+    touches: Vec<KeyedTouch>,
+    conversions: Vec<(u32, Timestamp, f64)>,
+}
+
+impl JourneyBuilder {
+    pub fn add_touch(&mut self, key: &str, ts: Timestamp, channel: &str) {
+        let touch = KeyedTouch { key: self.keys.id(key), ts, channel: self.channels.id(channel) };
+        self.touches.push(touch);
+    }
+
+    pub fn add_conversion(&mut self, key: &str, ts: Timestamp, value: f64) {
+        let key = self.keys.id(key);
+        self.conversions.push((key, ts, value));
+    }
+
+    pub fn into_journeys(self) -> Journeys {
+        let (keys, key_ids) = self.keys.into_sorted();
+        let (channels, channel_ids) = self.channels.into_sorted();
+        let mut touches = self.touches;
+        for touch in &mut touches {
+            touch.key = key_ids[touch.key as usize];
+            touch.channel = channel_ids[touch.channel as usize];
+        }
+        touches.sort_unstable_by_key(|t| (t.key, t.ts, t.channel));
+        let mut conversions: Vec<(u32, Timestamp, f64)> =
+            self.conversions.into_iter().map(|(key, ts, value)| (key_ids[key as usize], ts, value)).collect();
+        conversions.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
+        let conversions = conversions
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, ts, value))| Conversion { id: i as u64 + 1, key, ts, value })
+            .collect();
+        // touch_start[k]..touch_start[k + 1] are key k's touches
+        let mut touch_start = vec![0usize; keys.len() + 1];
+        for touch in &touches {
+            touch_start[touch.key as usize + 1] += 1;
+        }
+        for k in 0..keys.len() {
+            touch_start[k + 1] += touch_start[k];
+        }
+        Journeys { keys, channels, touches, touch_start, conversions }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowOptions {
+    /// In microseconds; positive.
+    pub lookback: i64,
+    pub max_touches: Option<usize>,
+    pub reset_on_conversion: bool,
+}
+
+pub struct Journeys {
+    keys: Vec<String>,
+    channels: Vec<String>,
+    touches: Vec<KeyedTouch>,
+    touch_start: Vec<usize>,
+    conversions: Vec<Conversion>,
+}
+
+impl Journeys {
+    pub fn key_name(&self, key: u32) -> &str {
+        &self.keys[key as usize]
+    }
+
+    pub fn channels(&self) -> &[String] {
+        &self.channels
+    }
+
+    pub fn conversions(&self) -> &[Conversion] {
+        &self.conversions
+    }
+
+    /// Calls `visit` with each conversion, in id order, and its windowed path.
+    pub fn for_each_path(&self, window: &WindowOptions, mut visit: impl FnMut(&Conversion, &[PathTouch])) {
+        let mut path = Vec::new();
+        for (i, conversion) in self.conversions.iter().enumerate() {
+            let previous = i.checked_sub(1).map(|p| &self.conversions[p]).filter(|p| p.key == conversion.key);
+            let mut after = conversion.ts.saturating_sub(window.lookback);
+            if let (true, Some(previous)) = (window.reset_on_conversion, previous) {
+                after = after.max(previous.ts);
+            }
+            let touches = &self.touches
+                [self.touch_start[conversion.key as usize]..self.touch_start[conversion.key as usize + 1]];
+            // touches are sorted by ts: the window is a contiguous run
+            let first = touches.partition_point(|t| t.ts <= after);
+            let end = touches.partition_point(|t| t.ts <= conversion.ts);
+            let first = match window.max_touches {
+                Some(n) if end.saturating_sub(first) > n => end - n,
+                _ => first,
+            };
+            path.clear();
+            path.extend(
+                touches[first.min(end)..end].iter().map(|t| PathTouch { ts: t.ts, channel: t.channel }),
+            );
+            visit(conversion, &path);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathTransform {
+    None,
+    /// Consecutive touches of one channel collapse into the first of the run.
+    Exposure,
+    /// Only the first touch of each channel is kept.
+    Unique,
+}
+
+impl PathTransform {
+    pub const NAMES: &'static str = "none, exposure, unique";
+
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "none" => Ok(PathTransform::None),
+            "exposure" => Ok(PathTransform::Exposure),
+            "unique" => Ok(PathTransform::Unique),
+            other => Err(Error::invalid_parameter(format!(
+                "unknown path_transform '{other}'; valid: {}",
+                Self::NAMES
+            ))),
+        }
+    }
+}
+
+/// Removes the excluded channels (unless that would empty the path), then applies the transform.
+pub fn shape_path(path: &mut Vec<PathTouch>, excluded: &[bool], transform: PathTransform) {
+    let is_excluded = |t: &PathTouch| excluded.get(t.channel as usize).copied().unwrap_or(false);
+    if path.iter().any(|t| !is_excluded(t)) {
+        path.retain(|t| !is_excluded(t));
+    }
+    match transform {
+        PathTransform::None => {}
+        PathTransform::Exposure => path.dedup_by_key(|t| t.channel),
+        PathTransform::Unique => {
+            let mut seen = std::collections::HashSet::new();
+            path.retain(|t| seen.insert(t.channel));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3_600_000_000;
+    const DAY: i64 = 24 * HOUR;
+
+    fn window(days: i64, max_touches: Option<usize>, reset: bool) -> WindowOptions {
+        WindowOptions { lookback: days * DAY, max_touches, reset_on_conversion: reset }
+    }
+
+    /// (conversion id, key, [(ts, channel name)]) for every conversion.
+    fn paths(journeys: &Journeys, window: &WindowOptions) -> Vec<(u64, String, Vec<(i64, String)>)> {
+        let mut out = Vec::new();
+        journeys.for_each_path(window, |c, path| {
+            let path = path.iter().map(|t| (t.ts, journeys.channels()[t.channel as usize].clone())).collect();
+            out.push((c.id, journeys.key_name(c.key).to_string(), path));
+        });
+        out
+    }
+
+    fn two_conversions() -> Journeys {
+        let mut b = JourneyBuilder::default();
+        // key "b" is added first but sorts after "a"
+        b.add_touch("b", 10 * DAY, "social");
+        b.add_touch("a", DAY, "search");
+        b.add_touch("a", 2 * DAY, "email");
+        b.add_touch("a", 2 * DAY, "display"); // same instant: ordered by channel name
+        b.add_touch("a", 5 * DAY, "direct");
+        b.add_touch("a", 6 * DAY, "email");
+        b.add_touch("a", 40 * DAY, "email");
+        b.add_conversion("a", 5 * DAY, 10.0); // a touch at the same instant counts
+        b.add_conversion("a", 7 * DAY, 20.0);
+        b.add_conversion("b", 11 * DAY, 5.0);
+        b.add_conversion("c", DAY, 1.0); // no touches at all
+        b.into_journeys()
+    }
+
+    #[test]
+    fn paths_follow_the_window_and_reset_rules() {
+        let j = two_conversions();
+        let s = |v: &[(i64, &str)]| v.iter().map(|(t, c)| (*t, c.to_string())).collect::<Vec<_>>();
+        assert_eq!(
+            paths(&j, &window(30, None, true)),
+            vec![
+                (
+                    1,
+                    "a".into(),
+                    s(&[(DAY, "search"), (2 * DAY, "display"), (2 * DAY, "email"), (5 * DAY, "direct")])
+                ),
+                (2, "a".into(), s(&[(6 * DAY, "email")])),
+                (3, "b".into(), s(&[(10 * DAY, "social")])),
+                (4, "c".into(), vec![]),
+            ]
+        );
+        // without reset the second conversion sees the first one's touches too
+        assert_eq!(paths(&j, &window(30, None, false))[1].2.len(), 5);
+        // lookback 5 days: 7d - 5d = 2d excludes touches at exactly 2d (the bound is strict)
+        assert_eq!(paths(&j, &window(5, None, false))[1].2, s(&[(5 * DAY, "direct"), (6 * DAY, "email")]));
+        // max_touches keeps the most recent
+        assert_eq!(paths(&j, &window(30, Some(2), true))[0].2, s(&[(2 * DAY, "email"), (5 * DAY, "direct")]));
+    }
+
+    #[test]
+    fn shaping_excludes_then_transforms() {
+        let t = |c: ChannelId| PathTouch { ts: 0, channel: c };
+        let run = |channels: &[ChannelId], excluded: &[bool], transform| {
+            let mut path: Vec<PathTouch> = channels.iter().map(|&c| t(c)).collect();
+            shape_path(&mut path, excluded, transform);
+            path.iter().map(|t| t.channel).collect::<Vec<_>>()
+        };
+        assert_eq!(run(&[0, 0, 1, 0, 1, 1], &[], PathTransform::None), [0, 0, 1, 0, 1, 1]);
+        assert_eq!(run(&[0, 0, 1, 0, 1, 1], &[], PathTransform::Exposure), [0, 1, 0, 1]);
+        assert_eq!(run(&[0, 0, 1, 0, 1, 1], &[], PathTransform::Unique), [0, 1]);
+        assert_eq!(run(&[2, 0, 2, 1], &[false, false, true], PathTransform::None), [0, 1]);
+        // excluding every touch would empty the path: it is kept as is
+        assert_eq!(run(&[2, 2], &[false, false, true], PathTransform::Exposure), [2]);
+    }
+
+    #[test]
+    fn unknown_transform_lists_the_valid_ones() {
+        let e = PathTransform::parse("dedupe").unwrap_err();
+        assert_eq!(e.message, "unknown path_transform 'dedupe'; valid: none, exposure, unique");
+    }
+
+    #[test]
+    fn input_order_does_not_matter() {
+        let rows = [("k2", 3, "x"), ("k1", 1, "y"), ("k1", 1, "x"), ("k2", 2, "y"), ("k1", 2, "z")];
+        let build = |order: &[usize]| {
+            let mut b = JourneyBuilder::default();
+            for &i in order {
+                let (k, ts, c) = rows[i];
+                b.add_touch(k, ts * DAY, c);
+            }
+            b.add_conversion("k2", 4 * DAY, 1.0);
+            b.add_conversion("k1", 3 * DAY, 2.0);
+            paths(&b.into_journeys(), &window(30, None, true))
+        };
+        assert_eq!(build(&[0, 1, 2, 3, 4]), build(&[4, 3, 2, 1, 0]));
+        assert_eq!(build(&[0, 1, 2, 3, 4]), build(&[2, 0, 4, 1, 3]));
+    }
+}
