@@ -80,8 +80,8 @@ WITH cumulative AS (
     FROM customers c, generate_series(1, c.touches) AS n
 )
 SELECT d.customer_id,
-       d.journey_start + d.journey_length
-           * least(1, greatest(0, k.stage + (pg_temp.unif(:seed, 6, d.touch_key) - 0.5) * 0.6)) AS ts,
+       date_trunc('second', d.journey_start + d.journey_length
+           * least(1, greatest(0, k.stage + (pg_temp.unif(:seed, 6, d.touch_key) - 0.5) * 0.6))) AS ts,
        k.channel,
        k.channel || '_' || (1 + floor(pg_temp.unif(:seed, 7, d.touch_key) * 3))::int AS campaign
 FROM draws d
@@ -102,7 +102,7 @@ WITH seen AS (
     GROUP BY t.customer_id
 )
 SELECT customer_id,
-       last_touch + pg_temp.unif(:seed, 9, customer_id) * interval '2 days' AS ts,
+       date_trunc('second', last_touch + pg_temp.unif(:seed, 9, customer_id) * interval '2 days') AS ts,
        round(exp(3.5 + 0.5 * pg_temp.normal(:seed, 10, customer_id))::numeric, 2) AS value
 FROM seen
 WHERE pg_temp.unif(:seed, 8, customer_id) < p_convert;
@@ -128,7 +128,7 @@ WITH buyer AS (
     FROM buyer b, generate_series(0, 40) AS n
 )
 SELECT customer_id,
-       first_ts + day * interval '1 day' AS ts,
+       date_trunc('second', first_ts + day * interval '1 day') AS ts,
        round((level * exp(0.3 * pg_temp.normal(:seed, 16, customer_id * 64 + n)))::numeric, 2) AS amount
 FROM arrivals
 WHERE n = 0

@@ -178,6 +178,14 @@ impl Reader {
             Some(TEXTARRAYOID | VARCHARARRAYOID) => Reader::TextArray,
             _ => Reader::Output(base),
         };
+        // a key of a type without a text reader of its own goes through its output function
+        let reader = match reader {
+            Reader::Varlena | Reader::Bpchar | Reader::Name | Reader::Int2 | Reader::Int4 | Reader::Int8 => {
+                reader
+            }
+            _ if kind == Kind::Key => Reader::Output(base),
+            _ => reader,
+        };
         let accepted = match kind {
             Kind::Key => true,
             Kind::Text => matches!(reader, Reader::Varlena | Reader::Bpchar | Reader::Name),

@@ -339,3 +339,208 @@ fn attribute_paths(
         .collect();
     TableIterator::new(rows)
 }
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    use crate::test_support::{error_of, sqlstate_of};
+
+    /// 300 journeys over 5 channels, 2 conversions for some keys, from a seeded generator.
+    fn random_journeys() {
+        Spi::run(
+            "SELECT setseed(0.42);
+             CREATE TEMP TABLE tp AS
+                 SELECT (random() * 300)::int AS k,
+                        '2024-01-01'::timestamptz + random() * interval '60 days' AS ts,
+                        (ARRAY['email','search','social','display','direct'])[1 + (random() * 4)::int] AS ch
+                 FROM generate_series(1, 3000);
+             CREATE TEMP TABLE cv AS
+                 SELECT (random() * 300)::int AS k,
+                        '2024-01-15'::timestamptz + random() * interval '50 days' AS ts,
+                        round((random() * 100)::numeric, 2) AS v
+                 FROM generate_series(1, 400);",
+        )
+        .unwrap();
+    }
+
+    /// Paths in plain SQL (an independent formulation of docs/attribution.md's path rule
+    /// with reset_on_conversion): each touch joins the conversions of its key whose window
+    /// holds it and that come before any later conversion of the key.
+    const SQL_PATHS: &str = "
+        WITH conv AS (
+            SELECT k, ts, v, lag(ts) OVER (PARTITION BY k ORDER BY ts, v) AS prev_ts,
+                   row_number() OVER (ORDER BY k::text, ts, v) AS id
+            FROM cv),
+        path AS (
+            SELECT c.id, c.v, t.ch, t.ts,
+                   row_number() OVER (PARTITION BY c.id ORDER BY t.ts, t.ch) AS pos,
+                   count(*) OVER (PARTITION BY c.id) AS n
+            FROM conv c JOIN tp t ON t.k = c.k AND t.ts <= c.ts AND t.ts > c.ts - interval '30 days'
+                                 AND (c.prev_ts IS NULL OR t.ts > c.prev_ts))";
+
+    fn max_difference(ours: &str, sql_credit: &str) -> f64 {
+        let query = format!(
+            "{SQL_PATHS}
+             , expected AS (SELECT ch, sum({sql_credit}) AS conversions, sum(v * {sql_credit}) AS value
+                            FROM path GROUP BY ch)
+             SELECT max(greatest(abs(coalesce(e.conversions, 0) - coalesce(o.conversions, 0)),
+                                 abs(coalesce(e.value, 0) - coalesce(o.value, 0))))::float8
+             FROM expected e FULL JOIN ({ours}) o ON o.channel = e.ch"
+        );
+        Spi::get_one::<f64>(&query).unwrap().unwrap()
+    }
+
+    #[pg_test]
+    fn channel_totals_match_an_independent_sql_formulation() {
+        random_journeys();
+        let ours = |model: &str| {
+            format!(
+                "SELECT * FROM attribute_channels('tp', 'cv', model => '{model}') WHERE channel IS NOT NULL"
+            )
+        };
+        for (model, credit) in [
+            ("linear", "1.0 / n"),
+            ("first_touch", "(pos = 1)::int"),
+            ("last_touch", "(pos = n)::int"),
+            (
+                "position_based",
+                "CASE WHEN n = 1 THEN 1 WHEN n = 2 THEN 0.5 WHEN pos IN (1, n) THEN 0.4 ELSE 0.2 / (n - 2) END",
+            ),
+        ] {
+            let difference = max_difference(&ours(model), credit);
+            assert!(difference < 1e-9, "{model}: max difference {difference}");
+        }
+    }
+
+    #[pg_test]
+    fn each_conversion_gets_credit_one_and_unattributed_ones_a_null_row() {
+        random_journeys();
+        for model in ["linear", "time_decay", "j_curve", "last_non_direct", "same_touch"] {
+            let off = Spi::get_one::<i64>(&format!(
+                "SELECT count(*) FROM (
+                     SELECT conversion_id, sum(credit) AS c, sum(value_credit) AS vc, max(conversion_value) AS v
+                     FROM attribute_touchpoints('tp', 'cv', model => '{model}') GROUP BY 1) s
+                 WHERE abs(c - 1) > 1e-12 OR abs(vc - v) > 1e-9"
+            ))
+            .unwrap();
+            assert_eq!(off, Some(0), "{model}");
+            let conversions =
+                Spi::get_one::<i64>(&format!("SELECT count(DISTINCT conversion_id) FROM attribute_touchpoints('tp', 'cv', model => '{model}')"))
+                    .unwrap();
+            assert_eq!(conversions, Some(400), "{model}: every conversion appears");
+        }
+        let unattributed = Spi::get_one::<bool>(
+            "SELECT bool_and(touch_ts IS NULL AND touch_position IS NULL AND credit = 1)
+             FROM attribute_touchpoints('SELECT k, ts, ch FROM tp WHERE false', 'cv')",
+        )
+        .unwrap();
+        assert_eq!(unattributed, Some(true));
+    }
+
+    #[pg_test]
+    fn participation_counts_each_channel_once_per_conversion() {
+        random_journeys();
+        let difference = Spi::get_one::<f64>(&format!(
+            "{SQL_PATHS}, expected AS (SELECT ch, count(DISTINCT id) AS conversions FROM path GROUP BY ch)
+             SELECT max(abs(e.conversions - o.conversions))::float8 FROM expected e
+             JOIN attribute_channels('tp', 'cv', model => 'participation') o ON o.channel = e.ch"
+        ))
+        .unwrap();
+        assert!(difference.unwrap() < 1e-9);
+    }
+
+    #[pg_test]
+    fn paths_accept_text_and_arrays() {
+        // position_based on a>b>c (1 conversion, value 10) and a>c (2 conversions, value 5):
+        // a 0.4 + 2 x 0.5 = 1.4, value 4 + 2.5 = 6.5; b 0.2, value 2; c as a.
+        let from_text = "SELECT channel, conversions, value FROM attribute_paths(
+                 'SELECT * FROM (VALUES (''a > b > c'', 1, 10, 0), (''a>c'', 2, 5, 1)) p', model => 'position_based')
+             ORDER BY channel";
+        let from_array = "SELECT channel, conversions, value FROM attribute_paths(
+                 'SELECT * FROM (VALUES (ARRAY[''a'',''b'',''c''], 1, 10, 0), (ARRAY[''a'',''c''], 2, 5, 1)) p',
+                 model => 'position_based') ORDER BY channel";
+        for query in [from_text, from_array] {
+            let rows: Vec<(String, f64, f64)> = Spi::connect(|c| {
+                c.select(query, None, &[])
+                    .unwrap()
+                    .map(|r| {
+                        (r.get(1).unwrap().unwrap(), r.get(2).unwrap().unwrap(), r.get(3).unwrap().unwrap())
+                    })
+                    .collect()
+            });
+            let expected = [("a", 1.4, 6.5), ("b", 0.2, 2.0), ("c", 1.4, 6.5)];
+            for ((channel, conversions, value), (e_channel, e_conversions, e_value)) in
+                rows.iter().zip(expected)
+            {
+                assert_eq!(channel, e_channel);
+                assert!(
+                    (conversions - e_conversions).abs() < 1e-12 && (value - e_value).abs() < 1e-12,
+                    "{rows:?}"
+                );
+            }
+        }
+    }
+
+    #[pg_test]
+    fn bad_arguments_raise_22023_with_a_reason() {
+        random_journeys();
+        let call = |args: &str| sqlstate_of(&format!("SELECT * FROM attribute_channels('tp', 'cv', {args})"));
+        for args in [
+            "model => 'shapely'",
+            "path_transform => 'dedupe'",
+            "lookback => '0 days'",
+            "lookback => '-1 day'",
+            "half_life => '0 s'",
+            "model => 'custom'",
+            "model => 'custom', weights => '{1,2}'",
+            "model => 'custom', weights => '{1,-1,1}'",
+            "model => 'custom', weights => '{0,0,0}'",
+            "model => 'custom', weights => '{1,NULL,1}'",
+            "max_touches => 0",
+            "model => NULL",
+        ] {
+            assert_eq!(call(args).as_deref(), Some("22023"), "{args}");
+        }
+        assert_eq!(
+            sqlstate_of("SELECT * FROM attribute_channels('tp', 'SELECT k, ts, ''NaN''::float8 FROM cv')")
+                .as_deref(),
+            Some("22023")
+        );
+        assert_eq!(
+            sqlstate_of("SELECT * FROM attribute_paths('SELECT ''a>b'', -1, 0, 0')").as_deref(),
+            Some("22023")
+        );
+        let (_, message) =
+            error_of("SELECT * FROM attribute_paths('SELECT ''a>b'', 1, 0, 0', model => 'time_decay')")
+                .unwrap();
+        assert_eq!(
+            message,
+            "model 'time_decay' needs touch timestamps, which paths do not have; use attribute_touchpoints"
+        );
+        assert_eq!(
+            sqlstate_of("SELECT * FROM attribute_channels('SELECT k, ts::text, ch FROM tp', 'cv')")
+                .as_deref(),
+            Some("42804")
+        );
+    }
+
+    #[pg_test]
+    fn nulls_are_skipped_and_empty_input_gives_no_rows() {
+        let count = |sql: &str| Spi::get_one::<i64>(sql).unwrap().unwrap();
+        assert_eq!(
+            count("SELECT count(*) FROM attribute_touchpoints('SELECT 1, now(), ''a'' WHERE false', 'SELECT 1, now(), 1 WHERE false')"),
+            0
+        );
+        // the NULL channel and NULL-key touches are skipped; a NULL value counts as 0
+        let row = Spi::get_two::<i64, f64>(
+            "SELECT count(*), sum(value_credit) FROM attribute_touchpoints(
+                 'SELECT * FROM (VALUES (1, ''2024-01-01''::timestamptz, ''a''), (1, ''2024-01-02'', NULL),
+                                        (NULL, ''2024-01-02'', ''b'')) t',
+                 'SELECT * FROM (VALUES (1, ''2024-01-03''::timestamptz, NULL::numeric)) c')",
+        )
+        .unwrap();
+        assert_eq!(row, (Some(1), Some(0.0)));
+    }
+}
