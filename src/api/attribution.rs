@@ -327,7 +327,7 @@ fn attribute_paths(
     let mut totals = ChannelTotals::new(names.len());
     for (mut path, conversions, value) in weighted_paths {
         for touch in &mut path {
-            touch.channel = new_ids[touch.channel as usize] as ChannelId;
+            touch.channel = new_ids[touch.channel as usize];
         }
         let credits = attribution.credit(&mut path, 0);
         totals.add(&path, &credits, conversions, value);

@@ -33,6 +33,12 @@ impl RuleModel {
 
     /// `half_life` in microseconds; `weights` are {first, middle, last} for 'custom'.
     pub fn parse(name: &str, half_life: i64, weights: Option<&[f64]>) -> Result<Self> {
+        if let Some(weights) = weights {
+            check_weights(weights)?;
+        }
+        if half_life <= 0 {
+            return Err(Error::invalid_parameter("half_life must be a positive interval"));
+        }
         let positional = |first, middle, last| RuleModel::Positional { first, middle, last };
         let model = match name {
             "first_touch" => RuleModel::FirstTouch,
@@ -48,7 +54,6 @@ impl RuleModel {
                 let w = weights.ok_or_else(|| {
                     Error::invalid_parameter("model 'custom' needs weights => '{first, middle, last}'")
                 })?;
-                check_weights(w)?;
                 positional(w[0], w[1], w[2])
             }
             "participation" => RuleModel::Participation,
@@ -59,12 +64,6 @@ impl RuleModel {
                 )))
             }
         };
-        if half_life <= 0 {
-            return Err(Error::invalid_parameter("half_life must be a positive interval"));
-        }
-        if weights.is_some() && name != "custom" {
-            check_weights(weights.unwrap_or_default())?;
-        }
         Ok(model)
     }
 
