@@ -6,9 +6,7 @@ use pgrx::prelude::*;
 use super::{interval_arg, required, text_list};
 use crate::core::attribution::rules::RuleModel;
 use crate::core::attribution::{Attribution, ChannelTotal, ChannelTotals};
-use crate::core::journey::{
-    ChannelId, Interner, JourneyBuilder, Journeys, PathTouch, PathTransform, WindowOptions,
-};
+use crate::core::journey::{Interner, JourneyBuilder, Journeys, PathTouch, PathTransform, WindowOptions};
 use crate::error::{Error, OrRaise};
 use crate::input::{self, column, Kind, Shape};
 
