@@ -52,7 +52,7 @@ unit-test:
 	@echo "== core unit tests"
 	@mkdir -p target
 	cargo test --lib --features pg15 -- core:: input:: 2>&1 | tee target/unit-test.log
-	@grep -E '^test result' target/unit-test.log | tail -n 1
+	@grep -E '^test result' target/unit-test.log | head -n 1
 
 # 2. #[pg_test]s inside a temporary cluster that cargo-pgrx starts as postgres.
 pg-test:
@@ -61,7 +61,7 @@ pg-test:
 	@rm -rf $(CLUSTERS)/pg-test && mkdir -p $(CLUSTERS)/pg-test && chown postgres: $(CLUSTERS)/pg-test
 	@mkdir -p target
 	cargo pgrx test pg15 --runas postgres --pgdata $(CLUSTERS)/pg-test 2>&1 | tee target/pg-test.log
-	@grep -E '^test result' target/pg-test.log | tail -n 1
+	@grep -E '^test result' target/pg-test.log | head -n 1
 
 # 3. pg_regress over tests/pg_regress in a throwaway cluster, stopped and removed even on failure.
 regress: install-debug

@@ -12,8 +12,9 @@ set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
+# From /, since postgres may not enter the caller's directory; paths given are absolute.
 as_postgres() {
-    if [ "$(id -un)" = postgres ]; then "$@"; else sudo -u postgres -- "$@"; fi
+    if [ "$(id -un)" = postgres ]; then (cd / && "$@"); else (cd / && sudo -u postgres -- "$@"); fi
 }
 
 port_in_use() {
@@ -67,8 +68,9 @@ stop() {
     fi
 }
 
-case "${1:-}" in
-    start) start "$2" "${3:-}" ;;
-    stop) stop "$2" ;;
-    *) echo "usage: $0 start DIR [PORT] | stop DIR" >&2; exit 2 ;;
+usage="usage: $0 start DIR [PORT] | stop DIR   (DIR an absolute path)"
+case "${1:-} ${2:-}" in
+    "start /"* ) start "$2" "${3:-}" ;;
+    "stop /"* ) stop "$2" ;;
+    *) echo "$usage" >&2; exit 2 ;;
 esac
