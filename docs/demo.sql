@@ -42,3 +42,16 @@ FROM attribute_paths($$SELECT * FROM (VALUES ('display > paid_search > email', 3
                                              ('paid_search', 50, 2500.0, 450),
                                              ('display > direct', 5, 150.0, 1995)) AS p$$,
                      model => 'position_based');
+
+\echo '== RFM segments of the demo customers (docs/rfm.md)'
+SELECT segment, count(*) AS customers, round(avg(monetary)::numeric, 2) AS avg_order,
+       round(avg(frequency), 1) AS avg_orders, round(avg(recency_days)::numeric, 1) AS avg_recency
+FROM rfm_score('SELECT customer_id, ts, amount FROM orders')
+GROUP BY segment
+ORDER BY customers DESC, segment;
+
+\echo '== Where the RFM scores cut (every score listed, empty ones too)'
+SELECT dimension, score, round(min_value::numeric, 2) AS min_value, round(max_value::numeric, 2) AS max_value,
+       customers
+FROM rfm_thresholds('SELECT customer_id, ts, amount FROM orders')
+ORDER BY dimension, score;

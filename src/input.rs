@@ -101,7 +101,7 @@ pub fn query_text(query_or_relation: &str) -> String {
 }
 
 /// `name`, `schema.name`, `"Quoted ""name"""`, ...: identifiers joined by dots, nothing else.
-fn is_qualified_name(text: &str) -> bool {
+pub fn is_qualified_name(text: &str) -> bool {
     let mut chars = text.chars().peekable();
     loop {
         match chars.next() {
@@ -402,7 +402,8 @@ pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMu
         let mut datums = vec![None; shape.columns.len()];
         loop {
             check_for_interrupts!();
-            drop(cursor.fetch(BATCH_ROWS).unwrap_or_report());
+            // The batch is read through SPI_tuptable below rather than the returned wrapper.
+            let _ = cursor.fetch(BATCH_ROWS).unwrap_or_report();
             // SAFETY: the fetch just set SPI_tuptable; it is freed below, after its last use.
             unsafe {
                 let table = pg_sys::SPI_tuptable;

@@ -27,6 +27,20 @@ pub fn sqlstate_of(sql: &str) -> Option<String> {
     error_of(sql).map(|(state, _)| state)
 }
 
+/// Creates table cdnow_orders from tests/data/CDNOW_sample.txt, as tests/data/load_cdnow.sql
+/// does for psql sessions (the file is compiled in, so no server-side file access is needed).
+pub fn load_cdnow() {
+    Spi::run_with_args(
+        r"CREATE TABLE cdnow_orders AS
+          SELECT f[2]::int AS customer_id, f[1]::int AS master_customer_id,
+                 to_date(f[3], 'YYYYMMDD') AS order_date, f[4]::int AS cds, f[5]::numeric(10, 2) AS amount
+          FROM (SELECT regexp_split_to_array(btrim(line), '\s+') AS f
+                FROM regexp_split_to_table($1, '\n') AS line WHERE btrim(line) <> '') AS split",
+        &[include_str!("../tests/data/CDNOW_sample.txt").into()],
+    )
+    .expect("loading the CDNOW sample");
+}
+
 #[pg_schema]
 mod tests {
     use pgrx::prelude::*;
@@ -114,7 +128,7 @@ mod tests {
             rows.iter().map(|r| r.split('|').next().unwrap().parse().unwrap()).collect();
         assert_eq!(keys, (1..=25000).collect());
         assert_eq!(read("touch_view").len(), 10);
-        assert_eq!(read("SELECT * FROM touch_view WHERE k = 3;")[0].split('|').last(), Some("3"));
+        assert_eq!(read("SELECT * FROM touch_view WHERE k = 3;")[0].split('|').next_back(), Some("3"));
         assert!(read("SELECT * FROM touch_view WHERE false").is_empty());
     }
 

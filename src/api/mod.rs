@@ -1,6 +1,11 @@
 //! The SQL surface: argument checks, reading input, calling the core, returning rows.
 
+// pgrx needs each table function's row type written out inline (name!(...) tuples); aliases
+// break its SQL generation.
+#![allow(clippy::type_complexity)]
+
 mod attribution;
+mod rfm;
 
 use pgrx::datum::Interval;
 

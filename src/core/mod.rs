@@ -2,6 +2,7 @@
 
 pub mod attribution;
 pub mod journey;
+pub mod rfm;
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
