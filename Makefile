@@ -25,7 +25,13 @@ DEMO_CUSTOMERS ?= 10000
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 PSQL = psql -X -v ON_ERROR_STOP=1 -U postgres
 
-.PHONY: setup test unit-test pg-test regress demo install-debug install-release
+BENCH_DATA ?= $(CLUSTERS)/bench
+BENCH_PORT ?= 5498
+SCALE ?= medium
+# The benchmark cluster's settings (printed by the runner and recorded in docs/benchmarks.md).
+BENCH_SERVER_OPTIONS := -c shared_buffers=2GB -c work_mem=64MB -c max_parallel_workers_per_gather=2
+
+.PHONY: setup test unit-test pg-test regress demo install-debug install-release bench
 
 setup:
 	@missing=""; \
@@ -101,3 +107,20 @@ demo: install-release
 	$$psql -q -d $(DEMO_DB) -f tests/data/load_cdnow.sql; \
 	$$psql -d $(DEMO_DB) -f docs/demo.sql; \
 	echo; echo "Connect with:  psql -h $$socket -p $$port -U postgres $(DEMO_DB)"
+
+# Side-by-side benchmarks (bench/run.py, docs/benchmarks.md): release build, a benchmark
+# cluster as postgres on BENCH_PORT, the data at SCALE (tiny, small, medium, large; kept
+# between runs), the runs, the report. Not part of `make test`.
+bench: install-release bench/.venv/installed
+	@read -r port socket < <(PG_OPTIONS="$(BENCH_SERVER_OPTIONS)" tests/cluster.sh start $(BENCH_DATA) $(BENCH_PORT)); \
+	echo "benchmark cluster: data dir $(BENCH_DATA), port $$port"; \
+	bench/.venv/bin/python bench/run.py --scale $(SCALE) --host "$$socket" --port "$$port"
+
+bench/.venv/installed: bench/requirements.txt
+	@for package in python3 python3-venv; do \
+	    dpkg -s "$$package" >/dev/null 2>&1 || { $(SUDO) apt-get update -qq; \
+	        $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$package; }; \
+	done
+	python3 -m venv bench/.venv
+	bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	@touch $@

@@ -20,14 +20,14 @@
 use std::borrow::Cow;
 use std::ffi::CStr;
 
-use pgrx::pg_sys::panic::ErrorReportable;
 use pgrx::pg_sys::{self, BuiltinOid};
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
 
+use crate::core::journey::Key;
 use crate::error::{Error, OrRaise};
 
-/// Rows fetched from the cursor per batch.
+/// Rows read between releases of reading's memory and checks for interrupts.
 const BATCH_ROWS: i64 = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,30 +221,98 @@ impl Reader {
 /// One row of the caller's data, valid during the visit callback.
 pub struct Row<'r> {
     shape: &'r Shape,
+    /// The database encoding is UTF-8.
+    utf8: bool,
     readers: &'r [Reader],
     datums: &'r [Option<pg_sys::Datum>],
 }
 
+/// A column's value as text: borrowed from the row where possible; integer keys are
+/// formatted on the stack, so reading them allocates nothing.
+pub enum Text<'a> {
+    Borrowed(&'a str),
+    Owned(String),
+    /// The decimal digits (and sign) of an integer, and how many bytes they take.
+    Integer([u8; 20], u8),
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Borrowed(s) => s,
+            Text::Owned(s) => s,
+            // SAFETY: the bytes are the ASCII digits itoa wrote (see `integer`).
+            Text::Integer(bytes, len) => unsafe { std::str::from_utf8_unchecked(&bytes[..*len as usize]) },
+        }
+    }
+}
+
+impl<'a> From<Cow<'a, str>> for Text<'a> {
+    fn from(text: Cow<'a, str>) -> Self {
+        match text {
+            Cow::Borrowed(s) => Text::Borrowed(s),
+            Cow::Owned(s) => Text::Owned(s),
+        }
+    }
+}
+
+/// A Key column's value: integers as they are, anything else as text.
+pub enum KeyValue<'a> {
+    Integer(i64),
+    Text(Text<'a>),
+}
+
+impl KeyValue<'_> {
+    pub fn as_key(&self) -> Key<'_> {
+        match self {
+            KeyValue::Integer(value) => Key::Integer(*value),
+            KeyValue::Text(text) => Key::Text(text),
+        }
+    }
+}
+
 impl Row<'_> {
-    /// A Key or Text column as text; NULL is None.
-    pub fn text(&self, index: usize) -> Option<Cow<'_, str>> {
+    /// A Key column; NULL is None.
+    pub fn key(&self, index: usize) -> Option<KeyValue<'_>> {
         let datum = self.datums[index]?;
+        Some(match self.readers[index] {
+            Reader::Int2 => KeyValue::Integer((datum.value() as i16).into()),
+            Reader::Int4 => KeyValue::Integer((datum.value() as i32).into()),
+            Reader::Int8 => KeyValue::Integer(datum.value() as i64),
+            _ => KeyValue::Text(self.text(index)?),
+        })
+    }
+
+    /// A Key or Text column as text; NULL is None.
+    pub fn text(&self, index: usize) -> Option<Text<'_>> {
+        let datum = self.datums[index]?;
+        let integer = |value: i64| {
+            let mut buffer = itoa::Buffer::new();
+            let digits = buffer.format(value).as_bytes();
+            let mut bytes = [0u8; 20];
+            bytes[..digits.len()].copy_from_slice(digits);
+            Text::Integer(bytes, digits.len() as u8)
+        };
         Some(unsafe {
             match self.readers[index] {
-                Reader::Varlena => varlena_text(datum),
-                Reader::Bpchar => match varlena_text(datum) {
-                    Cow::Borrowed(s) => Cow::Borrowed(s.trim_end_matches(' ')),
-                    Cow::Owned(s) => Cow::Owned(s.trim_end_matches(' ').to_string()),
+                Reader::Varlena => varlena_text(datum, self.utf8).into(),
+                Reader::Bpchar => match varlena_text(datum, self.utf8) {
+                    Cow::Borrowed(s) => Text::Borrowed(s.trim_end_matches(' ')),
+                    Cow::Owned(s) => Text::Owned(s.trim_end_matches(' ').to_string()),
                 },
-                Reader::Name => CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>()).to_string_lossy(),
-                Reader::Int2 => Cow::Owned((datum.value() as i16).to_string()),
-                Reader::Int4 => Cow::Owned((datum.value() as i32).to_string()),
-                Reader::Int8 => Cow::Owned((datum.value() as i64).to_string()),
+                Reader::Name => {
+                    CStr::from_ptr(datum.cast_mut_ptr::<std::ffi::c_char>()).to_string_lossy().into()
+                }
+                Reader::Int2 => integer((datum.value() as i16).into()),
+                Reader::Int4 => integer((datum.value() as i32).into()),
+                Reader::Int8 => integer(datum.value() as i64),
                 Reader::Output(function) => {
                     let cstring = pg_sys::OidOutputFunctionCall(function, datum);
                     let text = CStr::from_ptr(cstring).to_string_lossy().into_owned();
                     pg_sys::pfree(cstring.cast());
-                    Cow::Owned(text)
+                    Text::Owned(text)
                 }
                 _ => unreachable!("column {index} of {} is not a text column", self.shape.argument),
             }
@@ -318,7 +386,7 @@ impl Row<'_> {
         let column = &self.shape.columns[index];
         let context = match self.shape.columns[0].kind {
             Kind::Key | Kind::Text if index != 0 => match self.text(0) {
-                Some(first) => format!(" (row with {} '{}')", self.shape.columns[0].name, first),
+                Some(first) => format!(" (row with {} '{}')", self.shape.columns[0].name, &*first),
                 None => String::new(),
             },
             _ => String::new(),
@@ -333,13 +401,22 @@ impl Row<'_> {
     }
 }
 
-unsafe fn varlena_text<'a>(datum: pg_sys::Datum) -> Cow<'a, str> {
-    let varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+unsafe fn varlena_text<'a>(datum: pg_sys::Datum, utf8: bool) -> Cow<'a, str> {
+    let mut varlena: *mut pg_sys::varlena = datum.cast_mut_ptr();
+    // Only compressed or out-of-line values need detoasting; short and plain ones are read in place.
+    if pgrx::varlena::varatt_is_1b_e(varlena) || pgrx::varlena::varatt_is_4b_c(varlena) {
+        varlena = pg_sys::pg_detoast_datum_packed(varlena);
+    }
     let bytes = std::slice::from_raw_parts(
         pgrx::varlena::vardata_any(varlena) as *const u8,
         pgrx::varlena::varsize_any_exhdr(varlena),
     );
-    String::from_utf8_lossy(bytes)
+    // Postgres keeps text valid in the database encoding: UTF-8 needs no check.
+    if utf8 {
+        Cow::Borrowed(std::str::from_utf8_unchecked(bytes))
+    } else {
+        String::from_utf8_lossy(bytes)
+    }
 }
 
 /// Checks the result's columns against the shape and picks a reader for each.
@@ -393,45 +470,101 @@ fn cast_for(kind: Kind) -> &'static str {
 }
 
 /// Runs `query_or_relation` and calls `visit` for each row, in the query's order.
+///
+/// The executor hands each row to a DestReceiver that reads it in place: no copy of the
+/// result is made. Memory that reading allocates (detoasted values, output functions) is
+/// freed every BATCH_ROWS rows, when interrupts (cancel, statement_timeout) are checked.
 pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMut(&Row)) {
-    let query = query_text(query_or_relation);
-    Spi::connect(|client| {
-        let mut cursor = client.try_open_cursor(query.as_str(), &[]).unwrap_or_report();
-        let mut readers: Option<Vec<Reader>> = None;
-        let mut batch_memory = PgMemoryContexts::new("pg_marketing input batch");
-        let mut datums = vec![None; shape.columns.len()];
-        loop {
-            check_for_interrupts!();
-            // The batch is read through SPI_tuptable below rather than the returned wrapper.
-            let _ = cursor.fetch(BATCH_ROWS).unwrap_or_report();
-            // SAFETY: the fetch just set SPI_tuptable; it is freed below, after its last use.
-            unsafe {
-                let table = pg_sys::SPI_tuptable;
-                if table.is_null() {
-                    break;
-                }
-                let tupdesc = (*table).tupdesc;
-                let readers = readers.get_or_insert_with(|| readers_for(shape, tupdesc).or_raise());
-                let rows = (*table).numvals as usize;
-                batch_memory.switch_to(|_| {
-                    for &tuple in std::slice::from_raw_parts((*table).vals, rows) {
-                        for (i, slot) in datums.iter_mut().enumerate() {
-                            let mut is_null = false;
-                            let datum = pg_sys::SPI_getbinval(tuple, tupdesc, (i + 1) as i32, &mut is_null);
-                            *slot = (!is_null).then_some(datum);
-                        }
-                        visit(&Row { shape, readers, datums: &datums });
-                    }
-                });
-                batch_memory.reset();
-                pg_sys::SPI_freetuptable(table);
-                if (rows as i64) < BATCH_ROWS {
-                    break;
-                }
-            }
+    let query = std::ffi::CString::new(query_text(query_or_relation)).unwrap_or_else(|_| {
+        Error::invalid_parameter(format!("{}: the query contains a zero byte", shape.argument)).raise()
+    });
+    let mut receiver = Receiver {
+        base: pg_sys::DestReceiver {
+            receiveSlot: Some(receive_slot),
+            rStartup: Some(startup),
+            rShutdown: Some(ignore),
+            rDestroy: Some(ignore),
+            mydest: pg_sys::CommandDest::DestNone,
+        },
+        shape,
+        readers: Vec::new(),
+        utf8: unsafe { pg_sys::GetDatabaseEncoding() } == pg_sys::pg_enc::PG_UTF8 as i32,
+        datums: vec![None; shape.columns.len()],
+        visit: &mut visit,
+        batch_memory: PgMemoryContexts::new("pg_marketing input batch"),
+        rows_in_batch: 0,
+    };
+    Spi::connect(|_client| {
+        let mut options = pg_sys::SPIExecuteOptions {
+            read_only: true,
+            must_return_tuples: true,
+            dest: std::ptr::addr_of_mut!(receiver.base),
+            ..Default::default()
+        };
+        // SAFETY: SPI is connected; the receiver outlives the call.
+        let status = unsafe { pg_sys::SPI_execute_extended(query.as_ptr(), &mut options) };
+        if status < 0 {
+            Error::invalid_parameter(format!(
+                "{}: the query could not run (SPI status {status})",
+                shape.argument
+            ))
+            .raise();
         }
-    })
+    });
 }
+
+/// A DestReceiver (its C part first, as Postgres casts between the two) with what
+/// reading needs.
+#[repr(C)]
+struct Receiver<'a> {
+    base: pg_sys::DestReceiver,
+    shape: &'a Shape,
+    readers: Vec<Reader>,
+    utf8: bool,
+    datums: Vec<Option<pg_sys::Datum>>,
+    visit: &'a mut dyn FnMut(&Row),
+    batch_memory: PgMemoryContexts,
+    rows_in_batch: i64,
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn startup(
+    receiver: *mut pg_sys::DestReceiver,
+    _operation: i32,
+    typeinfo: pg_sys::TupleDesc,
+) {
+    let receiver = &mut *(receiver as *mut Receiver);
+    receiver.readers = readers_for(receiver.shape, typeinfo).or_raise();
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn receive_slot(
+    slot: *mut pg_sys::TupleTableSlot,
+    receiver: *mut pg_sys::DestReceiver,
+) -> bool {
+    let receiver = &mut *(receiver as *mut Receiver);
+    let columns = receiver.datums.len();
+    if ((*slot).tts_nvalid as usize) < columns {
+        pg_sys::slot_getsomeattrs_int(slot, columns as i32);
+    }
+    let values = std::slice::from_raw_parts((*slot).tts_values, columns);
+    let nulls = std::slice::from_raw_parts((*slot).tts_isnull, columns);
+    for (slot_datum, (&value, &null)) in receiver.datums.iter_mut().zip(values.iter().zip(nulls)) {
+        *slot_datum = (!null).then_some(value);
+    }
+    let Receiver { shape, readers, utf8, datums, visit, batch_memory, .. } = receiver;
+    batch_memory.switch_to(|_| visit(&Row { shape, utf8: *utf8, readers, datums }));
+    receiver.rows_in_batch += 1;
+    if receiver.rows_in_batch == BATCH_ROWS {
+        receiver.rows_in_batch = 0;
+        receiver.batch_memory.reset();
+        check_for_interrupts!();
+    }
+    true
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn ignore(_receiver: *mut pg_sys::DestReceiver) {}
 
 #[cfg(test)]
 mod unit_tests {

@@ -65,9 +65,9 @@ mod tests {
             let show = |v: Option<String>| v.unwrap_or_else(|| "NULL".into());
             rendered.push(format!(
                 "{}|{}|{}|{}",
-                show(row.text(0).map(|s| s.into_owned())),
+                show(row.text(0).map(|s| s.to_string())),
                 show(row.timestamp(1).map(|t| t.to_string())),
-                show(row.text(2).map(|s| s.into_owned())),
+                show(row.text(2).map(|s| s.to_string())),
                 show(row.number(3).map(|n| n.to_string())),
             ));
         });

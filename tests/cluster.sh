@@ -7,7 +7,8 @@
 #   tests/cluster.sh stop DIR           stop it if it runs
 #
 # The server listens on 127.0.0.1:PORT and on a socket in DIR.sock; authentication is
-# trust for local connections, as the cluster is for tests and demos only.
+# trust for local connections, as the cluster is for tests and demos only. PG_OPTIONS adds
+# server options when the cluster starts (e.g. "-c shared_buffers=2GB").
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -54,7 +55,7 @@ start() {
     chmod 755 "$socket_dir"
     port=${port:-$(free_port)}
     if ! as_postgres "$PG_BIN/pg_ctl" start -w -t 60 -D "$dir" -l "$dir/server.log" \
-        -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$socket_dir" >/dev/null; then
+        -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$socket_dir ${PG_OPTIONS:-}" >/dev/null; then
         tail -n 20 "$dir/server.log" >&2
         return 1
     fi

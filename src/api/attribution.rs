@@ -74,13 +74,13 @@ fn raw_request(
 
     let mut builder = JourneyBuilder::default();
     input::for_each_row(&TOUCHPOINTS, touchpoints, |row| {
-        if let (Some(key), Some(ts), Some(channel)) = (row.text(0), row.timestamp(1), row.text(2)) {
-            builder.add_touch(&key, ts, &channel);
+        if let (Some(key), Some(ts), Some(channel)) = (row.key(0), row.timestamp(1), row.text(2)) {
+            builder.add_touch(key.as_key(), ts, &channel);
         }
     });
     input::for_each_row(&CONVERSIONS, conversions, |row| {
-        if let (Some(key), Some(ts)) = (row.text(0), row.timestamp(1)) {
-            builder.add_conversion(&key, ts, row.number(2).unwrap_or(0.0));
+        if let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) {
+            builder.add_conversion(key.as_key(), ts, row.number(2).unwrap_or(0.0));
         }
     });
     let journeys = builder.into_journeys();

@@ -74,8 +74,8 @@ fn score_customers(
 
     let mut customers = CustomerSummaries::new(as_of);
     input::for_each_row(&TRANSACTIONS, transactions, |row| {
-        if let (Some(key), Some(ts)) = (row.text(0), row.timestamp(1)) {
-            customers.add(&key, ts, row.number(2).unwrap_or(0.0));
+        if let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) {
+            customers.add(key.as_key(), ts, row.number(2).unwrap_or(0.0));
         }
     });
     let as_of = as_of.or_else(|| customers.latest_ts().map(midnight_after));
@@ -135,7 +135,7 @@ fn segment_rules(segment_map: &str, bins: u32) -> Option<Vec<SegmentRule>> {
             Error::invalid_parameter("segment_map: a rule has a NULL segment name").raise()
         });
         let bounds = [1, 2, 3, 4, 5, 6].map(|i| row.number(i));
-        rules.push(rfm::user_rule(segment.into_owned(), bounds, bins).or_raise());
+        rules.push(rfm::user_rule(segment.to_string(), bounds, bins).or_raise());
     });
     Some(rules)
 }
@@ -385,7 +385,7 @@ fn rfm_summary_final(
     let datums = [
         summary.recency_days(state.as_of).into_datum(),
         (summary.frequency as i64).into_datum(),
-        summary.total.into_datum(),
+        summary.total().into_datum(),
         summary.mean().into_datum(),
         summary.first_ts.into_datum(),
         summary.last_ts.into_datum(),

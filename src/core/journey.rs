@@ -6,47 +6,13 @@
 //! with `max_touches`, the most recent ones. Exclusions and path transforms (`shape_path`)
 //! apply after that.
 
-use std::collections::HashMap;
-
+pub use super::interner::{Interner, Key};
 use crate::error::{Error, Result};
 
 /// Microseconds since 2000-01-01 00:00 UTC, as Postgres stores timestamptz.
 pub type Timestamp = i64;
 
 pub type ChannelId = u32;
-
-/// Names to dense ids; `into_sorted` renumbers them in byte order of the names, so that
-/// comparing ids compares names.
-#[derive(Default)]
-pub struct Interner {
-    ids: HashMap<String, u32>,
-    names: Vec<String>,
-}
-
-impl Interner {
-    pub fn id(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.ids.insert(name.to_string(), id);
-        self.names.push(name.to_string());
-        id
-    }
-
-    /// The names in byte order, and for each old id its new id.
-    pub fn into_sorted(self) -> (Vec<String>, Vec<u32>) {
-        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
-        let mut new_id = vec![0; order.len()];
-        for (new, &old) in order.iter().enumerate() {
-            new_id[old as usize] = new as u32;
-        }
-        let mut names = self.names;
-        let sorted = order.iter().map(|&old| std::mem::take(&mut names[old as usize])).collect();
-        (sorted, new_id)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct KeyedTouch {
@@ -81,25 +47,39 @@ pub struct JourneyBuilder {
 }
 
 impl JourneyBuilder {
-    pub fn add_touch(&mut self, key: &str, ts: Timestamp, channel: &str) {
-        let touch = KeyedTouch { key: self.keys.id(key), ts, channel: self.channels.id(channel) };
+    pub fn add_touch<'k>(&mut self, key: impl Into<Key<'k>>, ts: Timestamp, channel: &str) {
+        let touch = KeyedTouch { key: self.keys.key_id(key.into()), ts, channel: self.channels.id(channel) };
         self.touches.push(touch);
     }
 
-    pub fn add_conversion(&mut self, key: &str, ts: Timestamp, value: f64) {
-        let key = self.keys.id(key);
+    pub fn add_conversion<'k>(&mut self, key: impl Into<Key<'k>>, ts: Timestamp, value: f64) {
+        let key = self.keys.key_id(key.into());
         self.conversions.push((key, ts, value));
     }
 
     pub fn into_journeys(self) -> Journeys {
         let (keys, key_ids) = self.keys.into_sorted();
         let (channels, channel_ids) = self.channels.into_sorted();
-        let mut touches = self.touches;
-        for touch in &mut touches {
-            touch.key = key_ids[touch.key as usize];
-            touch.channel = channel_ids[touch.channel as usize];
+        // touch_start[k]..touch_start[k + 1] are key k's touches: a counting sort by key,
+        // then each key's few touches sorted by (ts, channel).
+        let mut touch_start = vec![0usize; keys.len() + 1];
+        for touch in &self.touches {
+            touch_start[key_ids[touch.key as usize] as usize + 1] += 1;
         }
-        touches.sort_unstable_by_key(|t| (t.key, t.ts, t.channel));
+        for k in 0..keys.len() {
+            touch_start[k + 1] += touch_start[k];
+        }
+        let mut next = touch_start.clone();
+        let mut touches = vec![KeyedTouch { key: 0, ts: 0, channel: 0 }; self.touches.len()];
+        for touch in self.touches {
+            let key = key_ids[touch.key as usize];
+            let slot = &mut next[key as usize];
+            touches[*slot] = KeyedTouch { key, ts: touch.ts, channel: channel_ids[touch.channel as usize] };
+            *slot += 1;
+        }
+        for k in 0..keys.len() {
+            touches[touch_start[k]..touch_start[k + 1]].sort_unstable_by_key(|t| (t.ts, t.channel));
+        }
         let mut conversions: Vec<(u32, Timestamp, f64)> =
             self.conversions.into_iter().map(|(key, ts, value)| (key_ids[key as usize], ts, value)).collect();
         conversions.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
@@ -108,14 +88,6 @@ impl JourneyBuilder {
             .enumerate()
             .map(|(i, (key, ts, value))| Conversion { id: i as u64 + 1, key, ts, value })
             .collect();
-        // touch_start[k]..touch_start[k + 1] are key k's touches
-        let mut touch_start = vec![0usize; keys.len() + 1];
-        for touch in &touches {
-            touch_start[touch.key as usize + 1] += 1;
-        }
-        for k in 0..keys.len() {
-            touch_start[k + 1] += touch_start[k];
-        }
         Journeys { keys, channels, touches, touch_start, conversions }
     }
 }

@@ -1,10 +1,11 @@
 //! The maths, free of Postgres: every module here is plain Rust, tested with `#[test]`.
 
 pub mod attribution;
+pub mod interner;
 pub mod journey;
 pub mod rfm;
 
-const MICROS_PER_DAY: i64 = 86_400_000_000;
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// An interval as a duration in microseconds, the way EXTRACT(EPOCH FROM interval) reads it:
 /// a year is 365.25 days, a remaining month 30 days, a day 24 hours.

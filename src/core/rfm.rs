@@ -2,12 +2,13 @@
 //! named segments. Definitions: docs/rfm.md.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
+use super::interner::{Interner, Key};
+use super::MICROS_PER_DAY;
 use crate::error::Error;
 
-/// Microseconds in a day, for recency in days.
-const MICROS_PER_DAY: f64 = 86_400_000_000.0;
+/// Significant digits kept of monetary values (see `money`).
+const MONEY_DIGITS: i32 = 12;
 
 /// The highest number of bins: scores print as text and must stay readable.
 pub const MAX_BINS: u32 = 20;
@@ -38,24 +39,43 @@ impl Summary {
         self.last_ts = self.last_ts.max(other.last_ts);
     }
 
+    /// The total amount, rounded as `money` explains.
+    pub fn total(&self) -> f64 {
+        money(self.total)
+    }
+
     pub fn mean(&self) -> f64 {
-        self.total / self.frequency as f64
+        money(self.total / self.frequency as f64)
     }
 
     /// Days from the last transaction to `as_of` (timestamps in microseconds).
     pub fn recency_days(&self, as_of: i64) -> f64 {
-        (as_of - self.last_ts) as f64 / MICROS_PER_DAY
+        (as_of - self.last_ts) as f64 / MICROS_PER_DAY as f64
     }
 }
 
+/// A sum of decimal amounts in binary floating point carries noise in its last bits
+/// (22.43 + 22.44 and 20.00 + 24.87 differ there, and the order of summation matters), which
+/// would split customers whose amounts tie in decimal, and make parallel and serial sums
+/// differ. Monetary values are therefore rounded to MONEY_DIGITS significant digits.
+pub fn money(x: f64) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(MONEY_DIGITS - 1 - x.abs().log10().floor() as i32);
+    if !scale.is_finite() || scale == 0.0 {
+        return x;
+    }
+    (x * scale).round() / scale
+}
+
 /// Summaries per customer key, built from transaction rows.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct CustomerSummaries {
     /// Transactions after this instant are ignored.
     cutoff: Option<i64>,
-    index: HashMap<String, usize>,
-    keys: Vec<String>,
-    summaries: Vec<Summary>,
+    keys: Interner,
+    summaries: Vec<Option<Summary>>,
 }
 
 impl CustomerSummaries {
@@ -63,31 +83,39 @@ impl CustomerSummaries {
         CustomerSummaries { cutoff, ..Default::default() }
     }
 
-    pub fn add(&mut self, key: &str, ts: i64, amount: f64) {
+    pub fn add<'k>(&mut self, key: impl Into<Key<'k>>, ts: i64, amount: f64) {
         if self.cutoff.is_some_and(|cutoff| ts > cutoff) {
             return;
         }
-        match self.index.get(key) {
-            Some(&i) => self.summaries[i].add(ts, amount),
-            None => {
-                self.index.insert(key.to_string(), self.keys.len());
-                self.keys.push(key.to_string());
-                self.summaries.push(Summary::new(ts, amount));
-            }
+        let id = self.keys.key_id(key.into()) as usize;
+        if id == self.summaries.len() {
+            self.summaries.push(None);
+        }
+        match &mut self.summaries[id] {
+            Some(summary) => summary.add(ts, amount),
+            empty => *empty = Some(Summary::new(ts, amount)),
         }
     }
 
     /// The latest transaction counted, None without any.
     pub fn latest_ts(&self) -> Option<i64> {
-        self.summaries.iter().map(|s| s.last_ts).max()
+        self.summaries.iter().flatten().map(|s| s.last_ts).max()
     }
 
     /// Keys and summaries in the byte order of the keys, so output order never
     /// depends on input order.
     pub fn into_sorted(self) -> (Vec<String>, Vec<Summary>) {
-        let mut pairs: Vec<(String, Summary)> = self.keys.into_iter().zip(self.summaries).collect();
-        pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        pairs.into_iter().unzip()
+        let (keys, new_id) = self.keys.into_sorted();
+        let mut sorted: Vec<Option<Summary>> = vec![None; keys.len()];
+        for (old, summary) in self.summaries.into_iter().enumerate() {
+            let (slot, summary) =
+                (&mut sorted[new_id[old] as usize], summary.expect("every key has a summary"));
+            match slot {
+                Some(existing) => existing.merge(&summary),
+                empty => *empty = Some(summary),
+            }
+        }
+        (keys, sorted.into_iter().flatten().collect())
     }
 }
 
@@ -111,7 +139,7 @@ impl Monetary {
     pub fn of(self, summary: &Summary) -> f64 {
         match self {
             Monetary::Mean => summary.mean(),
-            Monetary::Total => summary.total,
+            Monetary::Total => summary.total(),
         }
     }
 }
@@ -423,8 +451,22 @@ mod tests {
         s.add(2 * DAY, 7.0);
         s.add(4 * DAY, -2.0);
         assert_eq!(s, Summary { frequency: 3, total: 10.0, first_ts: 2 * DAY, last_ts: 10 * DAY });
-        assert!((s.mean() - 10.0 / 3.0).abs() < 1e-15);
+        assert_eq!(s.mean(), 3.33333333333); // 10 / 3 to 12 significant digits
         assert_eq!(s.recency_days(12 * DAY + DAY / 2), 2.5);
+    }
+
+    #[test]
+    fn decimal_ties_stay_ties() {
+        // In binary, 0.1 + 0.2 = 0.30000000000000004 while 0.3 is 0.29999999999999999.
+        assert_eq!(money(0.1 + 0.2), money(0.3));
+        let mut a = Summary::new(0, 22.43);
+        a.add(DAY, 22.44);
+        let mut b = Summary::new(0, 20.0);
+        b.add(DAY, 24.87);
+        assert_eq!(a.mean(), b.mean());
+        assert_eq!(a.mean(), 22.435);
+        assert_eq!(money(1234.5678901234567), 1234.56789012);
+        assert_eq!(money(-0.000123456789012345), -0.000123456789012);
     }
 
     #[test]

@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks of pg_marketing against what a user would do instead.
+
+Run by `make bench` (see docs/benchmarks.md), which builds and installs the extension,
+starts the benchmark cluster and creates the virtual environment this runs in.
+
+Each case runs our function and its peer on the same data, in the same run, REPEAT
+times each on a fresh connection, and reports the median wall times, their ratio
+(peer / ours: above 1 means we are faster), how far the two results differ, and the
+backend's peak memory (VmHWM of the connection's backend, from /proc).
+
+SQL results are materialised into unlogged tables (bench_ours, bench_peer) so that both
+sides compute every column and the agreement check can compare them in SQL.
+"""
+
+import argparse
+import datetime
+import hashlib
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import psycopg
+
+REPO = Path(__file__).resolve().parent.parent
+SCALES = {"tiny": 1_000, "small": 10_000, "medium": 100_000, "large": 1_000_000}
+SEED = 42
+REPEAT = 3
+
+
+@dataclass
+class Case:
+    """One comparison. `ours` and `peer` are SQL queries whose rows go to a table, or
+    callables taking a connection (Python peers). `agreement` is a SQL query over
+    bench_ours and bench_peer returning (rows on one side only, max abs difference)."""
+
+    name: str
+    ours: str
+    peer: str | Callable
+    peer_name: str
+    agreement: str
+    target: str = ""
+    settings: dict = field(default_factory=dict)
+    # Settings of the peer's runs when they differ from ours.
+    peer_settings: Optional[dict] = None
+
+
+@dataclass
+class Timing:
+    seconds: float
+    peak_mb: Optional[float]
+
+
+def connect(args, dbname: Optional[str] = None):
+    return psycopg.connect(
+        host=args.host, port=args.port, user="postgres", dbname=dbname or args.dbname, autocommit=True
+    )
+
+
+def peak_memory_mb(pid: int) -> Optional[float]:
+    """VmHWM of a process in MB; None where /proc is not readable."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^VmHWM:\s+(\d+) kB", text, re.M)
+    return int(match.group(1)) / 1024 if match else None
+
+
+def run_sql(args, sql: str, table: str, settings: dict) -> Timing:
+    """Materialises `sql` into `table` on a fresh connection (a fresh backend, so its
+    peak memory is this run's)."""
+    with connect(args) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        for name, value in settings.items():
+            conn.execute(f"SET {name} = {value}")
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        start = time.perf_counter()
+        conn.execute(f"CREATE UNLOGGED TABLE {table} AS {sql}")
+        seconds = time.perf_counter() - start
+        return Timing(seconds, peak_memory_mb(pid))
+
+
+def run_side(args, side, table: str, settings: dict) -> Timing:
+    if callable(side):
+        with connect(args) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            start = time.perf_counter()
+            side(conn, table)
+            seconds = time.perf_counter() - start
+            return Timing(seconds, peak_memory_mb(pid))
+    return run_sql(args, side, table, settings)
+
+
+def median_timing(timings: list[Timing]) -> Timing:
+    peaks = [t.peak_mb for t in timings if t.peak_mb is not None]
+    return Timing(statistics.median(t.seconds for t in timings), max(peaks) if peaks else None)
+
+
+@dataclass
+class Result:
+    case: Case
+    ours: Timing
+    peer: Timing
+    unmatched: int
+    max_difference: float
+
+    @property
+    def ratio(self) -> float:
+        return self.peer.seconds / self.ours.seconds
+
+
+def run_case(args, case: Case) -> Result:
+    ours, peer = [], []
+    # Interleaved, so that drift in the machine's speed hits both sides alike.
+    for _ in range(args.repeat):
+        ours.append(run_side(args, case.ours, "bench_ours", case.settings))
+        peer_settings = case.settings if case.peer_settings is None else case.peer_settings
+        peer.append(run_side(args, case.peer, "bench_peer", peer_settings))
+    with connect(args) as conn:
+        unmatched, difference = conn.execute(case.agreement).fetchone()
+        conn.execute("DROP TABLE IF EXISTS bench_ours, bench_peer")
+    return Result(case, median_timing(ours), median_timing(peer), unmatched, float(difference or 0.0))
+
+
+def agreement(keys: list[str], numbers: list[str], exact: list[str] = ()) -> str:
+    """Rows present on one side only (or differing in an exact column), and the largest
+    relative difference of the numeric columns (absolute below 1), joining on `keys`
+    (NULLs match)."""
+    # coalesce, because FULL JOIN needs an equality condition and NULL keys must match.
+    on = " AND ".join(f"coalesce(o.{k}::text, '(null)') = coalesce(p.{k}::text, '(null)')" for k in keys) or "true"
+    differs = " OR ".join(f"o.{c} IS DISTINCT FROM p.{c}" for c in exact) or "false"
+    largest = ", ".join(
+        f"abs(o.{c}::float8 - p.{c}::float8) / greatest(1, abs(p.{c}::float8))" for c in numbers
+    ) or "0"
+    return f"""SELECT count(*) FILTER (WHERE o.ctid IS NULL OR p.ctid IS NULL OR {differs}),
+                      coalesce(max(greatest({largest})), 0)
+               FROM bench_ours o FULL JOIN bench_peer p ON {on}"""
+
+
+# ---- Data ----------------------------------------------------------------------------
+
+
+def generator_version() -> str:
+    return hashlib.sha256((REPO / "bench/generate.sql").read_bytes()).hexdigest()[:16]
+
+
+def ensure_data(args):
+    """Generates the demo data set at the scale's size unless this database already
+    holds it from the same generator."""
+    customers = SCALES[args.scale]
+    version = f"{generator_version()}-{customers}-{SEED}"
+    with connect(args, "postgres") as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (args.dbname,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{args.dbname}"')
+    with connect(args) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_marketing")
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_data_version (version text)")
+        row = conn.execute("SELECT version FROM bench_data_version").fetchone()
+        if row and row[0] == version:
+            return
+    print(f"generating the demo data at {customers:,} customers (seed {SEED})...", flush=True)
+    start = time.perf_counter()
+    subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", args.host, "-p", str(args.port), "-U", "postgres",
+         "-d", args.dbname, "-v", f"customers={customers}", "-v", f"seed={SEED}", "-f", "bench/generate.sql"],
+        cwd=REPO, check=True,
+    )
+    with connect(args) as conn:
+        conn.execute("TRUNCATE bench_data_version")
+        conn.execute("INSERT INTO bench_data_version VALUES (%s)", (version,))
+    print(f"generated in {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def data_sizes(args) -> dict:
+    with connect(args) as conn:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ["customers", "touchpoints", "conversions", "orders"]
+        }
+
+
+def as_of(args) -> str:
+    """The RFM as_of both sides use: midnight after the last order's day (UTC)."""
+    with connect(args) as conn:
+        return conn.execute(
+            "SELECT (date_trunc('day', max(ts) AT TIME ZONE 'UTC') + interval '1 day')::text FROM orders"
+        ).fetchone()[0] + "+00"
+
+
+# ---- Cases ---------------------------------------------------------------------------
+
+TOUCHPOINTS = "SELECT customer_id, ts, channel FROM touchpoints"
+
+# Each conversion's path in plain SQL: the touches of its customer in the 30 days up to
+# it and after the customer's previous conversion, numbered by time (ties by channel).
+# Conversions without a touch keep one row with a NULL channel (unattributed).
+SQL_PATHS = """
+    WITH conv AS (
+        SELECT customer_id, ts, value,
+               lag(ts) OVER (PARTITION BY customer_id ORDER BY ts, value) AS previous_ts,
+               row_number() OVER (ORDER BY customer_id, ts, value) AS id
+        FROM conversions),
+    path AS (
+        SELECT c.id, c.ts AS conversion_ts, c.value, t.channel, t.ts,
+               row_number() OVER (PARTITION BY c.id ORDER BY t.ts, t.channel COLLATE "C") AS pos,
+               count(t.ts) OVER (PARTITION BY c.id) AS n
+        FROM conv c
+        LEFT JOIN touchpoints t
+          ON t.customer_id = c.customer_id AND t.ts <= c.ts AND t.ts > c.ts - interval '30 days'
+         AND (c.previous_ts IS NULL OR t.ts > c.previous_ts))"""
+
+# Credit of one path row under each rule model, as docs/attribution.md defines it.
+# n = 0 is the unattributed row (channel NULL), which always gets credit 1.
+RULE_CREDITS = {
+    "first_touch": "CASE WHEN n = 0 OR pos = 1 THEN 1.0 ELSE 0 END",
+    "last_touch": "CASE WHEN n = 0 OR pos = n THEN 1.0 ELSE 0 END",
+    "linear": "CASE WHEN n = 0 THEN 1.0 ELSE 1.0 / n END",
+    "position_based": """CASE WHEN n <= 1 THEN 1.0 WHEN n = 2 THEN 0.5
+                              WHEN pos = 1 OR pos = n THEN 0.4 ELSE 0.2 / (n - 2) END""",
+    "time_decay": """CASE WHEN n = 0 THEN 1.0 ELSE
+                         power(2, -extract(epoch FROM conversion_ts - ts) / (7 * 86400))
+                         / sum(power(2, -extract(epoch FROM conversion_ts - ts) / (7 * 86400)))
+                             OVER (PARTITION BY id) END""",
+}
+
+
+def attribution_case(model: str) -> Case:
+    peer = f"""{SQL_PATHS},
+        credited AS (SELECT channel, value, {RULE_CREDITS[model]} AS credit FROM path)
+        SELECT channel, sum(credit)::float8 AS conversions, sum(credit * value)::float8 AS value
+        FROM credited GROUP BY channel"""
+    return Case(
+        name=f"attribution {model}",
+        ours=f"""SELECT channel, conversions, value
+                 FROM attribute_channels('{TOUCHPOINTS}', 'conversions', model => '{model}')""",
+        peer=peer,
+        peer_name="SQL (window functions, range join)",
+        agreement=agreement(["channel"], ["conversions", "value"]),
+        target="3x faster than SQL at large (issue 3)",
+    )
+
+
+STANDARD_MAP_SQL = """CASE
+    WHEN r >= 4 AND f >= 4 AND m >= 4 THEN 'Champions'
+    WHEN r >= 2 AND f >= 3 AND m >= 3 THEN 'Loyal Customers'
+    WHEN r >= 3 AND f <= 3 AND m <= 3 THEN 'Potential Loyalist'
+    WHEN r >= 4 AND f = 1 AND m = 1 THEN 'New Customers'
+    WHEN r BETWEEN 3 AND 4 AND f = 1 AND m = 1 THEN 'Promising'
+    WHEN r BETWEEN 2 AND 3 AND f BETWEEN 2 AND 3 AND m BETWEEN 2 AND 3 THEN 'Need Attention'
+    WHEN r BETWEEN 2 AND 3 AND f <= 2 AND m <= 2 THEN 'About To Sleep'
+    WHEN r <= 2 AND f >= 2 AND m >= 2 THEN 'At Risk'
+    WHEN r = 1 AND f >= 4 AND m >= 4 THEN 'Can''t Lose Them'
+    WHEN r <= 2 AND f <= 2 AND m <= 2 THEN 'Lost'
+    ELSE 'Others' END"""
+
+
+def rfm_cases(as_of_text: str) -> list[Case]:
+    summary_sql = f"""
+        SELECT customer_id::text AS customer_key,
+               extract(epoch FROM '{as_of_text}'::timestamptz - max(ts))::float8 / 86400 AS recency_days,
+               count(*) AS frequency, avg(amount)::float8 AS monetary, min(ts) AS first_ts, max(ts) AS last_ts
+        FROM orders WHERE ts <= '{as_of_text}' GROUP BY customer_id"""
+    score_sql = f"""
+        WITH c AS ({summary_sql}),
+        s AS (SELECT *, (1 + 5 * (rank() OVER (ORDER BY recency_days DESC) - 1) / count(*) OVER ())::int AS r,
+                        (1 + 5 * (rank() OVER (ORDER BY frequency) - 1) / count(*) OVER ())::int AS f,
+                        (1 + 5 * (rank() OVER (ORDER BY monetary) - 1) / count(*) OVER ())::int AS m
+              FROM c)
+        SELECT customer_key, recency_days, frequency, monetary, first_ts, last_ts, r, f, m,
+               r::text || f::text || m::text AS rfm, {STANDARD_MAP_SQL} AS segment
+        FROM s"""
+    aggregate_sql = f"""
+        SELECT customer_id, (s).recency_days, (s).frequency, (s).monetary_total, (s).monetary_mean,
+               (s).first_ts, (s).last_ts
+        FROM (SELECT customer_id, rfm_summary(ts, amount::float8, '{as_of_text}') AS s
+              FROM orders GROUP BY customer_id) g"""
+    group_by_sql = f"""
+        SELECT customer_id, extract(epoch FROM '{as_of_text}'::timestamptz - max(ts))::float8 / 86400 AS recency_days,
+               count(*) AS frequency, sum(amount)::float8 AS monetary_total, avg(amount)::float8 AS monetary_mean,
+               min(ts) AS first_ts, max(ts) AS last_ts
+        FROM orders WHERE ts <= '{as_of_text}' GROUP BY customer_id"""
+    aggregate_agreement = agreement(
+        ["customer_id"], ["recency_days", "monetary_total", "monetary_mean"], ["frequency", "first_ts", "last_ts"]
+    )
+    return [
+        Case(
+            name="rfm_score",
+            ours=f"SELECT * FROM rfm_score('SELECT customer_id, ts, amount FROM orders', as_of => '{as_of_text}')",
+            peer=score_sql,
+            peer_name="SQL (GROUP BY, rank() windows)",
+            agreement=agreement(
+                ["customer_key"], ["recency_days", "monetary"], ["frequency", "first_ts", "last_ts", "rfm", "segment"]
+            ),
+            target="within 1.5x of SQL at large (issue 5)",
+        ),
+        Case(
+            name="rfm_summary, 0 workers",
+            ours=aggregate_sql,
+            peer=group_by_sql,
+            peer_name="SQL GROUP BY, 0 workers",
+            agreement=aggregate_agreement,
+            settings={"max_parallel_workers_per_gather": 0},
+        ),
+        Case(
+            name="rfm_summary, 2 workers",
+            ours=aggregate_sql,
+            peer=group_by_sql,
+            peer_name="SQL GROUP BY, 2 workers",
+            agreement=aggregate_agreement,
+            settings={"max_parallel_workers_per_gather": 2},
+        ),
+        Case(
+            name="rfm_summary, 2 workers",
+            ours=aggregate_sql,
+            peer=aggregate_sql,
+            peer_name="rfm_summary, 0 workers",
+            agreement=aggregate_agreement,
+            target="faster with 2 workers than with 0 (issue 5)",
+            settings={"max_parallel_workers_per_gather": 2},
+            peer_settings={"max_parallel_workers_per_gather": 0},
+        ),
+    ]
+
+
+def all_cases(args) -> list[Case]:
+    cases = [attribution_case(model) for model in RULE_CREDITS]
+    cases += rfm_cases(as_of(args))
+    return [c for c in cases if not args.only or re.search(args.only, c.name)]
+
+
+# ---- Report --------------------------------------------------------------------------
+
+
+def server_settings(args) -> dict:
+    with connect(args, "postgres") as conn:
+        names = ["server_version", "shared_buffers", "work_mem", "max_parallel_workers_per_gather"]
+        return {n: conn.execute(f"SHOW {n}").fetchone()[0] for n in names}
+
+
+def machine() -> str:
+    memory = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
+    gib = int(memory.group(1)) / 1024 / 1024 if memory else float("nan")
+    return f"{os.cpu_count()} cores, {gib:.0f} GiB, {platform.system()} {platform.release()}"
+
+
+def memory_text(timing: Timing) -> str:
+    return f"{timing.peak_mb:.0f}" if timing.peak_mb is not None else "n/a"
+
+
+def report(args, results: list[Result], sizes: dict, settings: dict) -> str:
+    lines = [
+        f"## Scale {args.scale}",
+        "",
+        f"- Date: {datetime.date.today().isoformat()}; command: `make bench SCALE={args.scale}`",
+        f"- Machine: {machine()}; PostgreSQL {settings['server_version']}, shared_buffers "
+        f"{settings['shared_buffers']}, work_mem {settings['work_mem']}, "
+        f"max_parallel_workers_per_gather {settings['max_parallel_workers_per_gather']}",
+        f"- Data (bench/generate.sql, seed {SEED}): "
+        + ", ".join(f"{n:,} {table}" for table, n in sizes.items()),
+        f"- Median of {args.repeat} runs each, ours and peer interleaved; peak = the backend's VmHWM in MB.",
+        "",
+        "| case | ours (s) | peer | peer (s) | peer / ours | agreement (max rel. diff; unmatched rows) "
+        "| peak ours | peak peer |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.case.name} | {r.ours.seconds:.3f} | {r.case.peer_name} | {r.peer.seconds:.3f} | "
+            f"{r.ratio:.2f}x | {r.max_difference:.2g}; {r.unmatched} | {memory_text(r.ours)} | {memory_text(r.peer)} |"
+        )
+    lines += ["", "```"]
+    lines += [f"{r.case.name} vs {r.case.peer_name}: {r.ratio:.2f}x" for r in results]
+    lines += ["```", ""]
+    targets = [r for r in results if r.case.target]
+    if targets:
+        lines.append("Targets named in the issues (they apply at the scale they name):")
+        lines.append("")
+        lines += [f"- {r.case.name}: {r.case.target}; here {r.ratio:.2f}x" for r in targets]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_docs(section: str, scale: str):
+    """Replaces this scale's section of docs/benchmarks.md, keeping the others."""
+    path = REPO / "docs/benchmarks.md"
+    text = path.read_text() if path.exists() else ""
+    begin, end = f"<!-- scale {scale} -->", f"<!-- end scale {scale} -->"
+    block = f"{begin}\n{section}\n{end}"
+    if begin in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", choices=SCALES, default="medium")
+    parser.add_argument("--host", required=True, help="socket directory or host of the benchmark cluster")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--repeat", type=int, default=REPEAT)
+    parser.add_argument("--only", help="run only the cases whose name matches this regular expression")
+    parser.add_argument("--no-docs", action="store_true", help="print the report without writing docs/benchmarks.md")
+    args = parser.parse_args()
+    args.dbname = f"bench_{args.scale}"
+
+    settings = server_settings(args)
+    print("benchmark cluster:", ", ".join(f"{k} = {v}" for k, v in settings.items()), flush=True)
+    ensure_data(args)
+    sizes = data_sizes(args)
+    results = []
+    for case in all_cases(args):
+        print(f"running {case.name}...", end=" ", flush=True)
+        result = run_case(args, case)
+        print(f"ours {result.ours.seconds:.3f} s, {case.peer_name} {result.peer.seconds:.3f} s, "
+              f"{result.ratio:.2f}x, max difference {result.max_difference:.2g}, unmatched {result.unmatched}",
+              flush=True)
+        results.append(result)
+    section = report(args, results, sizes, settings)
+    print()
+    print(section)
+    if not args.no_docs and not args.only and args.scale != "tiny":
+        write_docs(section, args.scale)
+        print(f"wrote docs/benchmarks.md (scale {args.scale})")
+    if any(r.unmatched or r.max_difference > 1e-9 for r in results):
+        print("results disagree: see the agreement column", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
