@@ -89,6 +89,9 @@ JOIN cumulative k ON pg_temp.unif(:seed, 5, d.touch_key) >= k.low
                  AND pg_temp.unif(:seed, 5, d.touch_key) < k.high
 WHERE NOT (d.is_control AND k.channel = 'email');
 
+-- Statistics before the joins below, so that the planner sees the real sizes at any scale.
+ANALYZE channels, customers, touchpoints;
+
 -- Conversions: a noisy-OR of the distinct channels seen,
 --   P(convert) = 1 - (1 - 0.02) * prod over distinct channels c of (1 - true_effect(c)),
 -- converting 0 to 2 days after the journey's last touch, value lognormal (median 33).

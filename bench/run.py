@@ -149,8 +149,14 @@ def agreement(keys: list[str], numbers: list[str], exact: list[str] = ()) -> str
 # ---- Data ----------------------------------------------------------------------------
 
 
+GENERATORS = ["bench/generate.sql", "bench/paths.sql"]
+
+
 def generator_version() -> str:
-    return hashlib.sha256((REPO / "bench/generate.sql").read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for generator in GENERATORS:
+        digest.update((REPO / generator).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def ensure_data(args):
@@ -168,13 +174,13 @@ def ensure_data(args):
         row = conn.execute("SELECT version FROM bench_data_version").fetchone()
         if row and row[0] == version:
             return
-    print(f"generating the demo data at {customers:,} customers (seed {SEED})...", flush=True)
+    print(f"generating the demo data at {customers:,} customers and as many paths (seed {SEED})...", flush=True)
     start = time.perf_counter()
-    subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", args.host, "-p", str(args.port), "-U", "postgres",
-         "-d", args.dbname, "-v", f"customers={customers}", "-v", f"seed={SEED}", "-f", "bench/generate.sql"],
-        cwd=REPO, check=True,
-    )
+    psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", args.host, "-p", str(args.port), "-U", "postgres",
+            "-d", args.dbname]
+    subprocess.run(psql + ["-v", f"customers={customers}", "-v", f"seed={SEED}", "-f", "bench/generate.sql"],
+                   cwd=REPO, check=True)
+    subprocess.run(psql + ["-v", f"paths={customers}", "-f", "bench/paths.sql"], cwd=REPO, check=True)
     with connect(args) as conn:
         conn.execute("TRUNCATE bench_data_version")
         conn.execute("INSERT INTO bench_data_version VALUES (%s)", (version,))
@@ -185,7 +191,7 @@ def data_sizes(args) -> dict:
     with connect(args) as conn:
         return {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in ["customers", "touchpoints", "conversions", "orders"]
+            for table in ["customers", "touchpoints", "conversions", "orders", "paths"]
         }
 
 
@@ -250,6 +256,43 @@ def attribution_case(model: str) -> Case:
     )
 
 
+def touchpoints_case() -> Case:
+    """Credit per touch (linear), every conversion's rows."""
+    peer = f"""{SQL_PATHS}
+        SELECT id AS conversion_id, channel, ts AS touch_ts,
+               CASE WHEN n = 0 THEN 1.0 ELSE 1.0 / n END::float8 AS credit,
+               (CASE WHEN n = 0 THEN 1.0 ELSE 1.0 / n END * value)::float8 AS value_credit
+        FROM path"""
+    return Case(
+        name="attribution per touch, linear",
+        ours=f"""SELECT conversion_id, channel, touch_ts, credit, value_credit
+                 FROM attribute_touchpoints('{TOUCHPOINTS}', 'conversions', model => 'linear')""",
+        peer=peer,
+        peer_name="SQL (window functions, range join)",
+        agreement=agreement(["conversion_id", "touch_ts", "channel"], ["credit", "value_credit"]),
+    )
+
+
+def paths_case(model: str) -> Case:
+    """attribute_paths over the path table; credits by position as in RULE_CREDITS."""
+    credit = {"linear": "1.0 / n", "position_based": RULE_CREDITS["position_based"]}[model]
+    peer = f"""
+        WITH p AS (SELECT row_number() OVER () AS id, string_to_array(path, ' > ') AS channels, conversions, value
+                   FROM paths),
+        touch AS (SELECT channel, pos, cardinality(channels) AS n, conversions, value
+                  FROM p, unnest(channels) WITH ORDINALITY AS u(channel, pos)),
+        credited AS (SELECT channel, conversions, value, {credit} AS credit FROM touch)
+        SELECT channel, sum(conversions * credit)::float8 AS conversions, sum(value * credit)::float8 AS value
+        FROM credited GROUP BY channel"""
+    return Case(
+        name=f"attribute_paths {model}",
+        ours=f"SELECT channel, conversions, value FROM attribute_paths('paths', model => '{model}')",
+        peer=peer,
+        peer_name="SQL (unnest WITH ORDINALITY)",
+        agreement=agreement(["channel"], ["conversions", "value"]),
+    )
+
+
 STANDARD_MAP_SQL = """CASE
     WHEN r >= 4 AND f >= 4 AND m >= 4 THEN 'Champions'
     WHEN r >= 2 AND f >= 3 AND m >= 3 THEN 'Loyal Customers'
@@ -279,6 +322,16 @@ def rfm_cases(as_of_text: str) -> list[Case]:
         SELECT customer_key, recency_days, frequency, monetary, first_ts, last_ts, r, f, m,
                r::text || f::text || m::text AS rfm, {STANDARD_MAP_SQL} AS segment
         FROM s"""
+    thresholds_sql = f"""
+        WITH s AS ({score_sql}),
+        scores AS (SELECT 'recency' AS dimension, r AS score, recency_days AS v FROM s
+                   UNION ALL SELECT 'frequency', f, frequency FROM s
+                   UNION ALL SELECT 'monetary', m, monetary FROM s),
+        every_score AS (SELECT d AS dimension, score FROM unnest(ARRAY['recency', 'frequency', 'monetary']) AS d,
+                        generate_series(1, 5) AS score)
+        SELECT e.dimension, e.score, min(v)::float8 AS min_value, max(v)::float8 AS max_value,
+               count(v) AS customers
+        FROM every_score e LEFT JOIN scores USING (dimension, score) GROUP BY e.dimension, e.score"""
     aggregate_sql = f"""
         SELECT customer_id, (s).recency_days, (s).frequency, (s).monetary_total, (s).monetary_mean,
                (s).first_ts, (s).last_ts
@@ -302,6 +355,13 @@ def rfm_cases(as_of_text: str) -> list[Case]:
                 ["customer_key"], ["recency_days", "monetary"], ["frequency", "first_ts", "last_ts", "rfm", "segment"]
             ),
             target="within 1.5x of SQL at large (issue 5)",
+        ),
+        Case(
+            name="rfm_thresholds",
+            ours=f"SELECT * FROM rfm_thresholds('SELECT customer_id, ts, amount FROM orders', as_of => '{as_of_text}')",
+            peer=thresholds_sql,
+            peer_name="SQL (GROUP BY, rank() windows)",
+            agreement=agreement(["dimension", "score"], ["min_value", "max_value"], ["customers"]),
         ),
         Case(
             name="rfm_summary, 0 workers",
@@ -334,6 +394,8 @@ def rfm_cases(as_of_text: str) -> list[Case]:
 
 def all_cases(args) -> list[Case]:
     cases = [attribution_case(model) for model in RULE_CREDITS]
+    cases.append(touchpoints_case())
+    cases += [paths_case(model) for model in ["linear", "position_based"]]
     cases += rfm_cases(as_of(args))
     return [c for c in cases if not args.only or re.search(args.only, c.name)]
 

@@ -5,6 +5,8 @@
 #![allow(clippy::type_complexity)]
 
 mod attribution;
+mod clv;
+mod model_cache;
 mod rfm;
 
 use pgrx::datum::Interval;

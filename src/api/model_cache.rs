@@ -1,0 +1,78 @@
+//! Models are jsonb values that scalar functions take once per row. Parsing one per row
+//! would cost more than the scoring, so each call site keeps the parsed model in fn_extra
+//! and parses again only when the model's bytes change.
+
+use std::ffi::CStr;
+
+use pgrx::callconv::{Arg, ArgAbi};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::PgMemoryContexts;
+
+use crate::error::{Error, OrRaise};
+
+/// A jsonb argument kept as its datum: unlike pgrx's JsonB, nothing is converted until
+/// the cache needs it.
+pub struct JsonbDatum(pg_sys::Datum);
+
+impl FromDatum for JsonbDatum {
+    unsafe fn from_polymorphic_datum(
+        datum: pg_sys::Datum,
+        is_null: bool,
+        _type_oid: pg_sys::Oid,
+    ) -> Option<Self> {
+        (!is_null).then_some(JsonbDatum(datum))
+    }
+}
+
+unsafe impl<'fcx> ArgAbi<'fcx> for JsonbDatum {
+    unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
+        let index = arg.index();
+        unsafe { arg.unbox_arg_using_from_datum() }
+            .unwrap_or_else(|| panic!("argument {index} must not be null"))
+    }
+}
+
+pgrx::impl_sql_translatable!(JsonbDatum, arg_only = "jsonb");
+
+struct Cached<T> {
+    /// The model's jsonb bytes, detoasted.
+    bytes: Vec<u8>,
+    value: T,
+}
+
+/// The parsed model of `model` at this call site: from fn_extra when the bytes are the
+/// same as last time, else parsed by `parse` (from the jsonb's text) and remembered.
+pub fn cached_model<T: 'static>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    model: &JsonbDatum,
+    parse: impl FnOnce(&str) -> Result<T, Error>,
+) -> &'static T {
+    // SAFETY: fcinfo and its flinfo come from Postgres for this call; fn_extra is ours at
+    // this call site and holds only a Cached<T> (one T per SQL function); it lives in
+    // fn_mcxt, which outlives the call.
+    unsafe {
+        let varlena = pg_sys::pg_detoast_datum_packed(model.0.cast_mut_ptr());
+        let bytes = std::slice::from_raw_parts(
+            pgrx::varlena::vardata_any(varlena) as *const u8,
+            pgrx::varlena::varsize_any_exhdr(varlena),
+        );
+        let flinfo = (*fcinfo).flinfo;
+        let extra = (*flinfo).fn_extra as *mut Cached<T>;
+        if !extra.is_null() && (*extra).bytes == bytes {
+            return &(*extra).value;
+        }
+        let text_datum = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(model.0)])
+            .expect("jsonb_out returns text for a jsonb value");
+        let value = parse(&CStr::from_ptr(text_datum.cast_mut_ptr()).to_string_lossy()).or_raise();
+        let cached = Cached { bytes: bytes.to_vec(), value };
+        if extra.is_null() {
+            let stored = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(cached);
+            (*flinfo).fn_extra = stored.cast();
+            &(*stored).value
+        } else {
+            *extra = cached;
+            &(*extra).value
+        }
+    }
+}

@@ -1,0 +1,738 @@
+//! Customer lifetime value: BG/NBD (Fader, Hardie and Lee 2005, "Counting your customers
+//! the easy way") for the number of future purchases and Gamma-Gamma (Fader, Hardie and Lee
+//! 2005, "RFM and CLV") for their value, fitted by maximum likelihood. The likelihoods,
+//! closed forms and CLV sum follow the Python package lifetimes (0.11), so results compare.
+//! Definitions: docs/clv.md.
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// Fewer repeat customers than this: no Gamma-Gamma fit (its estimates would be noise).
+pub const MIN_GAMMA_GAMMA_CUSTOMERS: usize = 10;
+
+/// BG/NBD needs at least two customers and some repeat purchases.
+pub fn check_bgnbd_data(customers: &[Customer]) -> Result<(), Error> {
+    if customers.len() < 2 {
+        return Err(Error::invalid_parameter(format!(
+            "BG/NBD cannot be fitted on {} customer{}: it needs at least 2",
+            customers.len(),
+            if customers.len() == 1 { "" } else { "s" }
+        )));
+    }
+    if customers.iter().all(|c| c.frequency == 0.0) {
+        return Err(Error::invalid_parameter(
+            "BG/NBD cannot be fitted: no customer bought again in a later time unit (all frequencies are 0)",
+        )
+        .with_hint("Use a longer observation period or a shorter time_unit."));
+    }
+    Ok(())
+}
+
+/// One customer in time units: repeat purchase periods, the period of the last purchase
+/// and the end of observation, both counted from the first purchase, and the mean amount of
+/// the repeat periods (0 without repeats).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Customer {
+    pub frequency: f64,
+    pub recency: f64,
+    pub t: f64,
+    pub monetary: f64,
+}
+
+/// Customers from their transactions as (customer id, period, amount), the way lifetimes'
+/// summary_data_from_transaction_data counts them: several transactions in one period are
+/// one purchase of their summed amount; t runs to the period `as_of`. Returns each
+/// customer id with its summary, in id order.
+pub fn customers_from_periods(mut rows: Vec<(u32, i64, f64)>, as_of: i64) -> Vec<(u32, Customer)> {
+    rows.sort_unstable_by_key(|&(id, period, _)| (id, period));
+    let mut customers = Vec::new();
+    for group in rows.chunk_by(|x, y| x.0 == y.0) {
+        let (id, first) = (group[0].0, group[0].1);
+        let last = group[group.len() - 1].1;
+        let periods = group.chunk_by(|x, y| x.1 == y.1);
+        let repeats = periods.clone().count() - 1;
+        let repeat_total: f64 = periods.skip(1).flatten().map(|row| row.2).sum();
+        let customer = Customer {
+            frequency: repeats as f64,
+            recency: (last - first) as f64,
+            t: (as_of - first) as f64,
+            monetary: if repeats == 0 { 0.0 } else { repeat_total / repeats as f64 },
+        };
+        customers.push((id, customer));
+    }
+    customers
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BgNbd {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GammaGamma {
+    pub p: f64,
+    pub q: f64,
+    pub v: f64,
+}
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: about 15 significant digits).
+pub fn ln_gamma(x: f64) -> f64 {
+    const G: f64 = 7.0;
+    const COEFFICIENTS: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 - x) = π / sin(πx).
+        return (std::f64::consts::PI / (std::f64::consts::PI * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut sum = COEFFICIENTS[0];
+    for (i, &c) in COEFFICIENTS.iter().enumerate().skip(1) {
+        sum += c / (x + i as f64);
+    }
+    let t = x + G + 0.5;
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+}
+
+/// Customers with the same (frequency, recency, t) share every likelihood term, so the
+/// likelihood is summed over distinct triples with their counts.
+#[derive(Debug, Clone)]
+pub struct Grouped {
+    pub rows: Vec<(Customer, f64)>,
+    pub customers: f64,
+}
+
+impl Grouped {
+    pub fn new(customers: &[Customer]) -> Grouped {
+        let mut counts: FxHashMap<(u64, u64, u64), (Customer, f64)> = FxHashMap::default();
+        for c in customers {
+            let key = (c.frequency.to_bits(), c.recency.to_bits(), c.t.to_bits());
+            counts.entry(key).or_insert((*c, 0.0)).1 += 1.0;
+        }
+        let mut rows: Vec<(Customer, f64)> = counts.into_values().collect();
+        // A fixed order, so sums (and so fits) do not depend on hashing.
+        rows.sort_unstable_by(|x, y| {
+            (x.0.frequency, x.0.recency, x.0.t).partial_cmp(&(y.0.frequency, y.0.recency, y.0.t)).unwrap()
+        });
+        Grouped { rows, customers: customers.len() as f64 }
+    }
+}
+
+impl BgNbd {
+    /// Mean log-likelihood per customer (lifetimes' BetaGeoFitter._negative_log_likelihood,
+    /// negated, without the penalty).
+    pub fn mean_log_likelihood(&self, data: &Grouped) -> f64 {
+        let BgNbd { r, alpha, a, b } = *self;
+        let common = ln_gamma(a + b) - ln_gamma(b) - ln_gamma(r) + r * alpha.ln();
+        let mut total = 0.0;
+        for (c, count) in &data.rows {
+            let x = c.frequency;
+            let a1 = ln_gamma(r + x);
+            let a2 = ln_gamma(b + x) - ln_gamma(a + b + x);
+            let a3 = -(r + x) * (alpha + c.t).ln();
+            let value = if x > 0.0 {
+                let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + c.recency).ln();
+                let max = a3.max(a4);
+                max + ((a3 - max).exp() + (a4 - max).exp()).ln()
+            } else {
+                a3
+            };
+            total += count * (common + a1 + a2 + value);
+        }
+        total / data.customers
+    }
+
+    /// P(alive | x, t_x, T).
+    pub fn p_alive(&self, c: &Customer) -> f64 {
+        if c.frequency == 0.0 {
+            return 1.0;
+        }
+        let BgNbd { r, alpha, a, b } = *self;
+        let x = c.frequency;
+        let log_div = (r + x) * ((alpha + c.t) / (alpha + c.recency)).ln() + (a / (b + x - 1.0)).ln();
+        1.0 / (1.0 + log_div.exp())
+    }
+
+    /// E[purchases in the next `horizon` time units | x, t_x, T].
+    pub fn expected_purchases(&self, horizon: f64, c: &Customer) -> f64 {
+        if horizon <= 0.0 {
+            return 0.0;
+        }
+        let BgNbd { r, alpha, a, b } = *self;
+        let (x, t) = (c.frequency, c.t);
+        let (ha, hb, hc) = (r + x, b + x, a + b + x - 1.0);
+        let z = horizon / (alpha + t + horizon);
+        let ln_hyp = ln_hyp2f1(ha, hb, hc, z);
+        let first = (a + b + x - 1.0) / (a - 1.0);
+        let second = 1.0 - (ln_hyp + (r + x) * ((alpha + t) / (alpha + horizon + t)).ln()).exp();
+        let denominator = if x > 0.0 {
+            1.0 + (a / (b + x - 1.0)) * ((alpha + t) / (alpha + c.recency)).powf(r + x)
+        } else {
+            1.0
+        };
+        first * second / denominator
+    }
+}
+
+/// ln 2F1(a, b; c; z) for 0 <= z < 1, by its series; where the terms overflow, through
+/// Euler's transformation 2F1(a, b; c; z) = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z),
+/// as lifetimes does.
+fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
+    match hyp2f1_series(a, b, c, z) {
+        Some(value) => value.ln(),
+        None => hyp2f1_series(c - a, c - b, c, z).map_or(f64::NAN, |v| v.ln()) + (c - a - b) * (1.0 - z).ln(),
+    }
+}
+
+fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for k in 0..100_000 {
+        let k = k as f64;
+        term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
+        sum += term;
+        if !sum.is_finite() {
+            return None;
+        }
+        if term.abs() <= 1e-16 * sum.abs() {
+            return Some(sum);
+        }
+    }
+    Some(sum)
+}
+
+impl GammaGamma {
+    /// Mean log-likelihood over customers with frequency > 0 and monetary > 0
+    /// (lifetimes' GammaGammaFitter._negative_log_likelihood, negated, without the penalty).
+    pub fn mean_log_likelihood(&self, repeaters: &[Customer]) -> f64 {
+        let GammaGamma { p, q, v } = *self;
+        let mut by_frequency: FxHashMap<u64, f64> = FxHashMap::default();
+        let mut total = 0.0;
+        for c in repeaters {
+            let (x, m) = (c.frequency, c.monetary);
+            let px = p * x;
+            let gammas = *by_frequency
+                .entry(x.to_bits())
+                .or_insert_with(|| ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + px * x.ln());
+            total += gammas + q * v.ln() + (px - 1.0) * m.ln() - (px + q) * (x * m + v).ln();
+        }
+        total / repeaters.len() as f64
+    }
+
+    /// E[mean purchase value | x, m].
+    pub fn expected_value(&self, c: &Customer) -> f64 {
+        let GammaGamma { p, q, v } = *self;
+        let population_mean = v * p / (q - 1.0);
+        if c.frequency == 0.0 {
+            return population_mean;
+        }
+        let weight = p * c.frequency / (p * c.frequency + q - 1.0);
+        (1.0 - weight) * population_mean + weight * c.monetary
+    }
+}
+
+/// CLV over `months` months of 30 days (`month` = 30 days in time units), discounted
+/// monthly: sum over i of value x (E[purchases by month i] - E[purchases by month i - 1])
+/// / (1 + discount)^i (lifetimes' customer_lifetime_value with freq 'D').
+pub fn lifetime_value(
+    bgnbd: &BgNbd,
+    value: f64,
+    c: &Customer,
+    months: u32,
+    month: f64,
+    discount: f64,
+) -> f64 {
+    let mut clv = 0.0;
+    let mut previous = 0.0;
+    for i in 1..=months {
+        let expected = bgnbd.expected_purchases(i as f64 * month, c);
+        clv += value * (expected - previous) / (1.0 + discount).powi(i as i32);
+        previous = expected;
+    }
+    clv
+}
+
+/// The result of a fit: parameters, mean log-likelihood, iterations, convergence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit<P> {
+    pub params: P,
+    pub log_likelihood: f64,
+    pub iterations: u32,
+    pub converged: bool,
+}
+
+/// Fits BG/NBD: maximises the mean log-likelihood minus penalizer x sum of squared
+/// parameters, over the logarithms of the parameters (so they stay positive).
+pub fn fit_bgnbd(data: &Grouped, penalizer: f64, interrupt: &mut dyn FnMut()) -> Fit<BgNbd> {
+    let objective = |x: &[f64]| {
+        let params = BgNbd { r: x[0].exp(), alpha: x[1].exp(), a: x[2].exp(), b: x[3].exp() };
+        let penalty = penalizer * x.iter().map(|v| v.exp().powi(2)).sum::<f64>();
+        -(params.mean_log_likelihood(data) - penalty)
+    };
+    // lifetimes starts from 1 for every parameter; alpha starts at the mean T so that the
+    // start is sensible in any time unit.
+    let mean_t = data.rows.iter().map(|(c, n)| c.t * n).sum::<f64>() / data.customers;
+    let start = [0.0, mean_t.max(1.0).ln(), 0.0, 0.0];
+    let (x, iterations, converged) = minimize(objective, &start, interrupt);
+    let params = BgNbd { r: x[0].exp(), alpha: x[1].exp(), a: x[2].exp(), b: x[3].exp() };
+    Fit { params, log_likelihood: params.mean_log_likelihood(data), iterations, converged }
+}
+
+pub fn fit_gamma_gamma(
+    repeaters: &[Customer],
+    penalizer: f64,
+    interrupt: &mut dyn FnMut(),
+) -> Fit<GammaGamma> {
+    let objective = |x: &[f64]| {
+        let params = GammaGamma { p: x[0].exp(), q: x[1].exp(), v: x[2].exp() };
+        let penalty = penalizer * x.iter().map(|v| v.exp().powi(2)).sum::<f64>();
+        -(params.mean_log_likelihood(repeaters) - penalty)
+    };
+    let (x, iterations, converged) = minimize(objective, &[0.0, 0.0, 0.0], interrupt);
+    let params = GammaGamma { p: x[0].exp(), q: x[1].exp(), v: x[2].exp() };
+    Fit { params, log_likelihood: params.mean_log_likelihood(repeaters), iterations, converged }
+}
+
+/// Nelder-Mead with restarts from the best point until a restart no longer improves it:
+/// derivative-free, robust to the flat and curved regions of these likelihoods.
+/// Returns the minimiser, the iterations used and whether it converged.
+fn minimize(f: impl Fn(&[f64]) -> f64, start: &[f64], interrupt: &mut dyn FnMut()) -> (Vec<f64>, u32, bool) {
+    const MAX_ITERATIONS: u32 = 20_000;
+    let mut best = start.to_vec();
+    let mut best_value = f(&best);
+    let mut iterations = 0;
+    for _restart in 0..10 {
+        let (x, value, used) = nelder_mead(&f, &best, MAX_ITERATIONS - iterations, interrupt);
+        iterations += used;
+        let improved = best_value - value > 1e-12 * best_value.abs().max(1.0);
+        if value.is_finite() && value <= best_value {
+            best = x;
+            best_value = value;
+        }
+        if !improved || iterations >= MAX_ITERATIONS {
+            return (best, iterations, iterations < MAX_ITERATIONS && best_value.is_finite());
+        }
+    }
+    (best, iterations, false)
+}
+
+/// One Nelder-Mead run (standard coefficients), stopping when the simplex's values and
+/// points agree to 1e-12.
+fn nelder_mead(
+    f: &impl Fn(&[f64]) -> f64,
+    start: &[f64],
+    max_iterations: u32,
+    interrupt: &mut dyn FnMut(),
+) -> (Vec<f64>, f64, u32) {
+    let n = start.len();
+    let value = |x: &[f64]| {
+        let v = f(x);
+        if v.is_nan() {
+            f64::INFINITY
+        } else {
+            v
+        }
+    };
+    let mut simplex: Vec<(Vec<f64>, f64)> = vec![(start.to_vec(), value(start))];
+    for i in 0..n {
+        let mut point = start.to_vec();
+        point[i] += 0.5;
+        let v = value(&point);
+        simplex.push((point, v));
+    }
+    let mut iterations = 0;
+    while iterations < max_iterations {
+        iterations += 1;
+        if iterations % 64 == 0 {
+            interrupt();
+        }
+        simplex.sort_by(|x, y| x.1.total_cmp(&y.1));
+        let (best, worst) = (simplex[0].1, simplex[n].1);
+        let spread =
+            simplex.iter().skip(1).flat_map(|(p, _)| p.iter().zip(&simplex[0].0).map(|(a, b)| (a - b).abs()));
+        if (worst - best).abs() <= 1e-12 * best.abs().max(1e-300) && spread.fold(0.0, f64::max) <= 1e-10 {
+            break;
+        }
+        let centroid: Vec<f64> =
+            (0..n).map(|j| simplex[..n].iter().map(|(p, _)| p[j]).sum::<f64>() / n as f64).collect();
+        let along = |t: f64| -> Vec<f64> {
+            (0..n).map(|j| centroid[j] + t * (simplex[n].0[j] - centroid[j])).collect()
+        };
+        let reflected = along(-1.0);
+        let reflected_value = value(&reflected);
+        if reflected_value < simplex[0].1 {
+            let expanded = along(-2.0);
+            let expanded_value = value(&expanded);
+            simplex[n] = if expanded_value < reflected_value {
+                (expanded, expanded_value)
+            } else {
+                (reflected, reflected_value)
+            };
+        } else if reflected_value < simplex[n - 1].1 {
+            simplex[n] = (reflected, reflected_value);
+        } else {
+            let contracted = if reflected_value < simplex[n].1 { along(-0.5) } else { along(0.5) };
+            let contracted_value = value(&contracted);
+            if contracted_value < simplex[n].1.min(reflected_value) {
+                simplex[n] = (contracted, contracted_value);
+            } else {
+                let best_point = simplex[0].0.clone();
+                for (point, v) in simplex.iter_mut().skip(1) {
+                    for j in 0..n {
+                        point[j] = best_point[j] + 0.5 * (point[j] - best_point[j]);
+                    }
+                    *v = value(point);
+                }
+            }
+        }
+    }
+    simplex.sort_by(|x, y| x.1.total_cmp(&y.1));
+    let (point, v) = simplex.swap_remove(0);
+    (point, v, iterations)
+}
+
+/// The model as clv_fit returns it (jsonb) and the scalar functions take it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub format: String,
+    pub version: u32,
+    pub bgnbd: FittedBgNbd,
+    pub gamma_gamma: Option<FittedGammaGamma>,
+    pub n_customers: u64,
+    pub n_repeat: u64,
+    /// As Postgres prints the interval, and in days (a month of 30 days is 30 / this).
+    pub time_unit: String,
+    pub time_unit_days: f64,
+    pub as_of: String,
+    pub converged: bool,
+    pub iterations: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FittedBgNbd {
+    #[serde(flatten)]
+    pub params: BgNbd,
+    /// Summed over customers.
+    pub log_likelihood: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FittedGammaGamma {
+    #[serde(flatten)]
+    pub params: GammaGamma,
+    pub log_likelihood: f64,
+}
+
+pub const MODEL_FORMAT: &str = "pg_marketing.clv";
+pub const MODEL_VERSION: u32 = 1;
+
+impl Model {
+    pub fn from_json(text: &str) -> Result<Model, Error> {
+        let not_ours = || {
+            Error::invalid_parameter(format!(
+                "the model is not a pg_marketing CLV model of version {MODEL_VERSION}"
+            ))
+            .with_hint("Pass the jsonb that clv_fit returned.")
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|_| not_ours())?;
+        if value.get("format").and_then(|f| f.as_str()) != Some(MODEL_FORMAT)
+            || value.get("version").and_then(|v| v.as_u64()) != Some(MODEL_VERSION as u64)
+        {
+            return Err(not_ours());
+        }
+        let model: Model = serde_json::from_value(value).map_err(|e| {
+            Error::invalid_parameter(format!("the CLV model is damaged: {e}"))
+                .with_hint("Pass the jsonb that clv_fit returned.")
+        })?;
+        let BgNbd { r, alpha, a, b } = model.bgnbd.params;
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        let gamma_ok = model
+            .gamma_gamma
+            .is_none_or(|g| positive(g.params.p) && positive(g.params.q) && positive(g.params.v));
+        if ![r, alpha, a, b, model.time_unit_days].into_iter().all(positive) || !gamma_ok {
+            return Err(Error::invalid_parameter("the CLV model's parameters must be positive numbers"));
+        }
+        Ok(model)
+    }
+
+    /// A month of 30 days in the model's time units.
+    pub fn month(&self) -> f64 {
+        30.0 / self.time_unit_days
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(got: f64, want: f64, relative: f64) -> bool {
+        (got - want).abs() <= relative * want.abs().max(1e-300)
+    }
+
+    #[test]
+    fn models_round_trip_and_others_are_refused() {
+        let model = Model {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_VERSION,
+            bgnbd: FittedBgNbd { params: WEEKLY, log_likelihood: -9582.4 },
+            gamma_gamma: None,
+            n_customers: 2357,
+            n_repeat: 1011,
+            time_unit: "7 days".into(),
+            time_unit_days: 7.0,
+            as_of: "1997-09-30 00:00:00+00".into(),
+            converged: true,
+            iterations: 300,
+        };
+        let text = serde_json::to_string(&model).unwrap();
+        assert!(
+            text.contains(
+                r#""bgnbd":{"r":0.243,"alpha":4.414,"a":0.793,"b":2.426,"log_likelihood":-9582.4}"#
+            ),
+            "{text}"
+        );
+        assert_eq!(Model::from_json(&text).unwrap(), model);
+        assert!((model.month() - 30.0 / 7.0).abs() < 1e-15);
+        for other in [
+            r#"{"format": "pg_marketing.kmeans", "version": 1}"#,
+            &text.replace(r#""version":1"#, r#""version":2"#),
+            &text.replace(r#""r":0.243"#, r#""r":-1"#),
+            &text.replace(r#""alpha":4.414,"#, ""),
+            "[1, 2]",
+        ] {
+            assert!(Model::from_json(other).is_err(), "{other}");
+        }
+    }
+
+    #[test]
+    fn ln_gamma_matches_reference_values() {
+        // scipy.special.gammaln at these points.
+        for (x, want) in [
+            (0.5, 0.5723649429247),
+            (1.0, 0.0),
+            (10.0, 12.801827480081469),
+            (100.0, 359.1342053695754),
+            (0.1, 2.252712651734206),
+            (3.7, 1.428072326665388),
+        ] {
+            assert!((ln_gamma(x) - want).abs() < 1e-12 * want.abs().max(1.0), "lnΓ({x}) = {}", ln_gamma(x));
+        }
+    }
+
+    /// lifetimes' published CDNOW fit in weeks.
+    const WEEKLY: BgNbd = BgNbd { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
+
+    #[test]
+    fn closed_forms_match_lifetimes() {
+        // lifetimes 0.11.3 BetaGeoFitter with params_ set to WEEKLY:
+        // conditional_probability_alive(x, t_x, T) and
+        // conditional_expected_number_of_purchases_up_to_time(10 and 52, x, t_x, T).
+        for (x, tx, t, alive, in_10, in_52) in [
+            (2.0, 30.43, 38.86, 0.726578570080673, 0.3569733602656501, 1.5587208064320972),
+            (0.0, 0.0, 38.86, 1.0, 0.05429984838044943, 0.2520730222824504),
+            (7.0, 35.0, 38.0, 0.8619910650934327, 1.3723552978400346, 5.728681664346144),
+            (1.0, 2.0, 39.0, 0.2211785320820907, 0.060488907819487236, 0.2702090298818341),
+        ] {
+            let c = Customer { frequency: x, recency: tx, t, monetary: 0.0 };
+            assert!(close(WEEKLY.p_alive(&c), alive, 1e-12), "p_alive {x} {tx} {t}: {}", WEEKLY.p_alive(&c));
+            let got = WEEKLY.expected_purchases(10.0, &c);
+            assert!(close(got, in_10, 1e-10), "E[10] {x} {tx} {t}: {got}");
+            let got = WEEKLY.expected_purchases(52.0, &c);
+            assert!(close(got, in_52, 1e-10), "E[52] {x} {tx} {t}: {got}");
+        }
+    }
+
+    #[test]
+    fn gamma_gamma_value_and_clv_match_lifetimes() {
+        let gg = GammaGamma { p: 6.25, q: 3.74, v: 15.44 };
+        // By hand: population mean v p / (q - 1) = 15.44 x 6.25 / 2.74 = 35.21897810218978;
+        // weight p x / (p x + q - 1) = 18.75 / 21.49; (1 - w) 35.219 + w 40 = 39.39041414611447.
+        let repeat = Customer { frequency: 3.0, recency: 0.0, t: 0.0, monetary: 40.0 };
+        assert!(close(gg.expected_value(&repeat), 39.39041414611447, 1e-14));
+        let once = Customer { frequency: 0.0, recency: 0.0, t: 0.0, monetary: 0.0 };
+        assert!(close(gg.expected_value(&once), 35.21897810218978, 1e-14));
+        // lifetimes' GammaGammaFitter.customer_lifetime_value(time=12, discount_rate=0.01,
+        // freq='W'), which values purchases at the Gamma-Gamma expected value: 57.5896626176788
+        // (a month is 4.345 weeks there).
+        let c = Customer { frequency: 2.0, recency: 30.43, t: 38.86, monetary: 40.0 };
+        let clv = lifetime_value(&WEEKLY, gg.expected_value(&c), &c, 12, 4.345, 0.01);
+        assert!(close(clv, 57.5896626176788, 1e-10), "{clv}");
+        // In days (freq='D', month = 30 days), the daily fit: 56.942386506056174.
+        let daily = BgNbd { r: 0.2426, alpha: 30.895, a: 0.7929, b: 2.4259 };
+        let c = Customer { frequency: 2.0, recency: 213.0, t: 272.0, monetary: 40.0 };
+        let clv = lifetime_value(&daily, gg.expected_value(&c), &c, 12, 30.0, 0.01);
+        assert!(close(clv, 56.942386506056174, 1e-10), "{clv}");
+    }
+
+    #[test]
+    fn periods_follow_summary_data_from_transaction_data() {
+        // Customer 1: periods 10 (twice), 12 (twice), 20; customer 0: period 5 twice.
+        // Observed until period 30.
+        let rows = vec![
+            (1, 12, 5.0),
+            (0, 5, 9.0),
+            (1, 10, 3.0),
+            (1, 20, 7.0),
+            (1, 10, 4.0),
+            (0, 5, 1.0),
+            (1, 12, 1.0),
+        ];
+        // Customer 1: repeats in periods 12 (5 + 1) and 20 (7): frequency 2, monetary 6.5;
+        // recency 20 - 10; t 30 - 10. Customer 0: one period, so frequency and monetary 0.
+        assert_eq!(
+            customers_from_periods(rows, 30),
+            vec![
+                (0, Customer { frequency: 0.0, recency: 0.0, t: 25.0, monetary: 0.0 }),
+                (1, Customer { frequency: 2.0, recency: 10.0, t: 20.0, monetary: 6.5 }),
+            ]
+        );
+    }
+
+    /// Days since 1970-01-01 of a civil date (Howard Hinnant's days_from_civil).
+    fn days(y: i64, m: i64, d: i64) -> i64 {
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+        era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+    }
+
+    /// The CDNOW sample (tests/data) summarised in days, transactions to 1997-09-30.
+    fn cdnow_calibration() -> Vec<Customer> {
+        let mut rows = Vec::new();
+        let as_of = days(1997, 9, 30);
+        for line in include_str!("../../tests/data/CDNOW_sample.txt").lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() != 5 {
+                continue;
+            }
+            let date = fields[2];
+            let day =
+                days(date[..4].parse().unwrap(), date[4..6].parse().unwrap(), date[6..].parse().unwrap());
+            if day <= as_of {
+                rows.push((fields[1].parse().unwrap(), day, fields[4].parse().unwrap()));
+            }
+        }
+        customers_from_periods(rows, as_of).into_iter().map(|(_, c)| c).collect()
+    }
+
+    #[test]
+    fn bgnbd_fit_on_cdnow_reaches_the_published_values() {
+        let customers = cdnow_calibration();
+        assert_eq!(customers.len(), 2357);
+        let data = Grouped::new(&customers);
+        let fit = fit_bgnbd(&data, 0.0, &mut || {});
+        // lifetimes' documentation, converted to days (alpha x 7): r 0.2426, alpha 30.895,
+        // a 0.7929, b 2.4259.
+        let published = BgNbd { r: 0.2426, alpha: 30.895, a: 0.7929, b: 2.4259 };
+        let p = fit.params;
+        for (name, got, want) in [
+            ("r", p.r, published.r),
+            ("alpha", p.alpha, published.alpha),
+            ("a", p.a, published.a),
+            ("b", p.b, published.b),
+        ] {
+            assert!(close(got, want, 0.01), "{name} = {got}, published {want}");
+        }
+        assert!(fit.converged);
+        assert!(fit.log_likelihood >= published.mean_log_likelihood(&data) - 1e-12);
+    }
+
+    #[test]
+    fn gamma_gamma_fit_on_cdnow_reaches_the_published_values() {
+        let repeaters: Vec<Customer> =
+            cdnow_calibration().into_iter().filter(|c| c.frequency > 0.0 && c.monetary > 0.0).collect();
+        assert_eq!(repeaters.len(), 946);
+        let fit = fit_gamma_gamma(&repeaters, 0.0, &mut || {});
+        // lifetimes' documentation on the 946 repeat customers: p 6.25, q 3.74, v 15.44.
+        let p = fit.params;
+        for (name, got, want) in [("p", p.p, 6.25), ("q", p.q, 3.74), ("v", p.v, 15.44)] {
+            assert!(close(got, want, 0.01), "{name} = {got}, published {want}");
+        }
+        let published = GammaGamma { p: 6.25, q: 3.74, v: 15.44 };
+        assert!(fit.log_likelihood >= published.mean_log_likelihood(&repeaters) - 1e-12);
+    }
+
+    /// splitmix64, for simulated data.
+    struct Random(u64);
+
+    impl Random {
+        fn uniform(&mut self) -> f64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+        }
+
+        fn normal(&mut self) -> f64 {
+            let (u, v) = (1.0 - self.uniform(), self.uniform());
+            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+        }
+
+        /// Gamma(shape, 1), Marsaglia and Tsang.
+        fn gamma(&mut self, shape: f64) -> f64 {
+            if shape < 1.0 {
+                return self.gamma(shape + 1.0) * self.uniform().powf(1.0 / shape);
+            }
+            let d = shape - 1.0 / 3.0;
+            let c = 1.0 / (9.0 * d).sqrt();
+            loop {
+                let x = self.normal();
+                let v = (1.0 + c * x).powi(3);
+                if v > 0.0 && self.uniform().ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                    return d * v;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bgnbd_recovers_the_parameters_it_was_simulated_with() {
+        // The BG/NBD story: purchase rate λ ~ Gamma(r, α), drop-out probability after each
+        // purchase p ~ Beta(a, b); customers observed for 52 to 104 time units.
+        let truth = BgNbd { r: 0.5, alpha: 8.0, a: 0.8, b: 3.0 };
+        let mut random = Random(7);
+        let customers: Vec<Customer> = (0..30_000)
+            .map(|_| {
+                let rate = random.gamma(truth.r) / truth.alpha;
+                let (ga, gb) = (random.gamma(truth.a), random.gamma(truth.b));
+                let drop = ga / (ga + gb);
+                let t = 52.0 + (random.uniform() * 53.0).floor();
+                let (mut time, mut x, mut last) = (0.0, 0.0, 0.0);
+                loop {
+                    time += -(1.0 - random.uniform()).ln() / rate;
+                    if time > t {
+                        break;
+                    }
+                    x += 1.0;
+                    last = time;
+                    if random.uniform() < drop {
+                        break;
+                    }
+                }
+                Customer { frequency: x, recency: last, t, monetary: 0.0 }
+            })
+            .collect();
+        let fit = fit_bgnbd(&Grouped::new(&customers), 0.0, &mut || {});
+        let p = fit.params;
+        for (name, got, want) in
+            [("r", p.r, truth.r), ("alpha", p.alpha, truth.alpha), ("a", p.a, truth.a), ("b", p.b, truth.b)]
+        {
+            assert!(close(got, want, 0.15), "{name} = {got}, simulated with {want}");
+        }
+    }
+}
