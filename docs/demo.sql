@@ -55,3 +55,11 @@ SELECT dimension, score, round(min_value::numeric, 2) AS min_value, round(max_va
        customers
 FROM rfm_thresholds('SELECT customer_id, ts, amount FROM orders')
 ORDER BY dimension, score;
+
+\echo '== Customer lifetime value (BG/NBD + Gamma-Gamma) by RFM segment (docs/clv.md)'
+SELECT r.segment, count(*) AS customers, round(avg(c.p_alive)::numeric, 3) AS p_alive,
+       round(avg(c.expected_purchases)::numeric, 2) AS purchases_12m, round(avg(c.clv)::numeric, 2) AS avg_clv
+FROM rfm_score('SELECT customer_id, ts, amount FROM orders') r
+JOIN customer_lifetime_value('SELECT customer_id, ts, amount FROM orders') c USING (customer_key)
+GROUP BY r.segment
+ORDER BY avg_clv DESC;

@@ -2,8 +2,8 @@
 //!
 //! An argument such as `touchpoints` holds either a query text or a bare table or view
 //! name. It runs through SPI under the caller's privileges (the functions are never
-//! SECURITY DEFINER), read-only, and its rows are streamed through a cursor in batches
-//! whose memory is released batch by batch. Columns are read by position and coerced:
+//! SECURITY DEFINER), read-only, and the executor hands its rows over one by one, without
+//! copying the result (see `for_each_row`). Columns are read by position and coerced:
 //!
 //! | kind      | accepted types                                   | read as                 |
 //! |-----------|--------------------------------------------------|-------------------------|

@@ -73,14 +73,16 @@ fn raw_request(
     let reset_on_conversion = required(reset_on_conversion, "reset_on_conversion");
 
     let mut builder = JourneyBuilder::default();
-    input::for_each_row(&TOUCHPOINTS, touchpoints, |row| {
-        if let (Some(key), Some(ts), Some(channel)) = (row.key(0), row.timestamp(1), row.text(2)) {
-            builder.add_touch(key.as_key(), ts, &channel);
-        }
-    });
     input::for_each_row(&CONVERSIONS, conversions, |row| {
         if let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) {
             builder.add_conversion(key.as_key(), ts, row.number(2).unwrap_or(0.0));
+        }
+    });
+    // Rule models credit only touches inside some conversion's window.
+    builder.keep_touches_near_conversions(lookback);
+    input::for_each_row(&TOUCHPOINTS, touchpoints, |row| {
+        if let (Some(key), Some(ts), Some(channel)) = (row.key(0), row.timestamp(1), row.text(2)) {
+            builder.add_touch(key.as_key(), ts, &channel);
         }
     });
     let journeys = builder.into_journeys();

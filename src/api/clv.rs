@@ -38,6 +38,14 @@ fn period(ts: i64, unit: i64) -> i64 {
     (local + UNIX_EPOCH_OFFSET).div_euclid(unit)
 }
 
+/// A value as its type's output function prints it (session DateStyle, IntervalStyle, TimeZone).
+fn output_text(output: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum, datum: Option<pg_sys::Datum>) -> String {
+    unsafe {
+        let cstring = pgrx::direct_function_call_as_datum(output, &[datum]).expect("output functions return text");
+        std::ffi::CStr::from_ptr(cstring.cast_mut_ptr()).to_string_lossy().into_owned()
+    }
+}
+
 /// Customers (in key order) and the model fitted on them.
 struct Fitted {
     keys: Vec<String>,
@@ -122,9 +130,9 @@ fn fit(
         }),
         n_customers: customers.len() as u64,
         n_repeat: customers.iter().filter(|c| c.frequency > 0.0).count() as u64,
-        time_unit: time_unit.to_string(),
+        time_unit: output_text(pg_sys::interval_out, time_unit.into_datum()),
         time_unit_days: unit as f64 / MICROS_PER_DAY as f64,
-        as_of: TimestampWithTimeZone::try_from(as_of).map(|ts| ts.to_string()).unwrap_or_default(),
+        as_of: output_text(pg_sys::timestamptz_out, Some(pg_sys::Datum::from(as_of))),
         converged,
         iterations: bgnbd.iterations + gamma_gamma.map_or(0, |g| g.iterations),
     };

@@ -51,6 +51,30 @@ impl Interner {
         }
     }
 
+    /// The id of a key seen before, without adding it. An integer finds the text of its
+    /// digits and the other way round, as `into_sorted` would merge them.
+    pub fn find(&self, key: Key) -> Option<u32> {
+        match key {
+            Key::Integer(value) => self.integer_ids.get(&value).copied().or_else(|| {
+                (!self.text_ids.is_empty())
+                    .then(|| self.text_ids.get(itoa::Buffer::new().format(value)).copied())?
+            }),
+            Key::Text(name) => self.text_ids.get(name).copied().or_else(|| {
+                let value: i64 = name.parse().ok().filter(|_| !self.integer_ids.is_empty())?;
+                (itoa::Buffer::new().format(value) == name).then(|| self.integer_ids.get(&value).copied())?
+            }),
+        }
+    }
+
+    /// How many ids were given out.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     /// The distinct names in byte order, and for each old id its new id.
     pub fn into_sorted(self) -> (Vec<String>, Vec<u32>) {
         let mut named: Vec<(String, u32)> = Vec::with_capacity(self.count as usize);
@@ -81,6 +105,11 @@ mod tests {
         let c = interner.key_id(Key::Text("42"));
         let d = interner.key_id(Key::Integer(-3));
         assert_eq!(interner.key_id(Key::Integer(42)), a);
+        assert_eq!(interner.find(Key::Text("42")), Some(c));
+        assert_eq!(interner.find(Key::Integer(7)), Some(b));
+        assert_eq!(interner.find(Key::Text("-3")), Some(d));
+        assert_eq!(interner.find(Key::Text("042")), None);
+        assert_eq!(interner.find(Key::Integer(8)), None);
         let (names, new_id) = interner.into_sorted();
         assert_eq!(names, ["-3", "42", "7"]);
         assert_eq!(new_id[a as usize], 1);

@@ -44,12 +44,41 @@ pub struct JourneyBuilder {
     channels: Interner,
     touches: Vec<KeyedTouch>,
     conversions: Vec<(u32, Timestamp, f64)>,
+    /// Set by `keep_touches_near_conversions`.
+    touch_filter: Option<TouchFilter>,
+}
+
+/// Per key id, the span in which its touches can be in a conversion's window:
+/// (earliest conversion - lookback, latest conversion].
+struct TouchFilter {
+    spans: Vec<Option<(Timestamp, Timestamp)>>,
 }
 
 impl JourneyBuilder {
     pub fn add_touch<'k>(&mut self, key: impl Into<Key<'k>>, ts: Timestamp, channel: &str) {
-        let touch = KeyedTouch { key: self.keys.key_id(key.into()), ts, channel: self.channels.id(channel) };
-        self.touches.push(touch);
+        let key = key.into();
+        let key = match &self.touch_filter {
+            None => self.keys.key_id(key),
+            Some(filter) => match self.keys.find(key).and_then(|id| Some((id, filter.spans[id as usize]?))) {
+                Some((id, (after, until))) if after < ts && ts <= until => id,
+                _ => return,
+            },
+        };
+        self.touches.push(KeyedTouch { key, ts, channel: self.channels.id(channel) });
+    }
+
+    /// From here on, drop touches that no conversion's window can hold: those of keys
+    /// without a conversion, and those outside (earliest conversion - lookback, latest
+    /// conversion] of their key. The rule models never look at them, and most touches of
+    /// a large table are such. Call after every conversion has been added.
+    pub fn keep_touches_near_conversions(&mut self, lookback: i64) {
+        let mut spans: Vec<Option<(Timestamp, Timestamp)>> = vec![None; self.keys.len()];
+        for &(key, ts, _) in &self.conversions {
+            let span = spans[key as usize].get_or_insert((ts.saturating_sub(lookback), ts));
+            span.0 = span.0.min(ts.saturating_sub(lookback));
+            span.1 = span.1.max(ts);
+        }
+        self.touch_filter = Some(TouchFilter { spans });
     }
 
     pub fn add_conversion<'k>(&mut self, key: impl Into<Key<'k>>, ts: Timestamp, value: f64) {
@@ -225,6 +254,48 @@ mod tests {
         b.add_conversion("b", 11 * DAY, 5.0);
         b.add_conversion("c", DAY, 1.0); // no touches at all
         b.into_journeys()
+    }
+
+    #[test]
+    fn dropping_touches_outside_every_window_changes_no_path() {
+        // Pseudo-random touches and conversions of 40 integer keys; touches of keys 30..40
+        // never convert, and many touches are far from any conversion.
+        let mut state = 12345u64;
+        let mut next = |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let touches: Vec<(i64, i64, &str)> = (0..2000)
+            .map(|_| (next(40) as i64, next(200) as i64 * DAY / 2, ["a", "b", "c", "d"][next(4) as usize]))
+            .collect();
+        let conversions: Vec<(i64, i64, f64)> =
+            (0..60).map(|_| (next(30) as i64, next(200) as i64 * DAY / 2, next(100) as f64)).collect();
+        for window in [window(30, None, true), window(7, Some(3), false)] {
+            let build = |filter: bool| {
+                let mut b = JourneyBuilder::default();
+                for &(key, ts, value) in &conversions {
+                    b.add_conversion(Key::Integer(key), ts, value);
+                }
+                if filter {
+                    b.keep_touches_near_conversions(window.lookback);
+                }
+                for (i, &(key, ts, channel)) in touches.iter().enumerate() {
+                    // Every other touch comes with a text key: the filter must find it too.
+                    let text = key.to_string();
+                    let key = if i % 2 == 0 { Key::Integer(key) } else { Key::Text(&text) };
+                    b.add_touch(key, ts, channel);
+                }
+                b.into_journeys()
+            };
+            let (all, kept) = (build(false), build(true));
+            assert_eq!(paths(&all, &window), paths(&kept, &window));
+            assert!(
+                kept.touches.len() < all.touches.len() / 2,
+                "{} of {}",
+                kept.touches.len(),
+                all.touches.len()
+            );
+        }
     }
 
     #[test]
