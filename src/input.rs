@@ -495,14 +495,14 @@ pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMu
         rows_in_batch: 0,
     };
     Spi::connect(|_client| {
-        let mut options = pg_sys::SPIExecuteOptions {
+        let options = pg_sys::SPIExecuteOptions {
             read_only: true,
             must_return_tuples: true,
             dest: std::ptr::addr_of_mut!(receiver.base),
             ..Default::default()
         };
         // SAFETY: SPI is connected; the receiver outlives the call.
-        let status = unsafe { pg_sys::SPI_execute_extended(query.as_ptr(), &mut options) };
+        let status = unsafe { pg_sys::SPI_execute_extended(query.as_ptr(), &options) };
         if status < 0 {
             Error::invalid_parameter(format!(
                 "{}: the query could not run (SPI status {status})",

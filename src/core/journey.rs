@@ -229,8 +229,11 @@ mod tests {
         WindowOptions { lookback: days * DAY, max_touches, reset_on_conversion: reset }
     }
 
-    /// (conversion id, key, [(ts, channel name)]) for every conversion.
-    fn paths(journeys: &Journeys, window: &WindowOptions) -> Vec<(u64, String, Vec<(i64, String)>)> {
+    /// A conversion's id, key and path as (ts, channel name).
+    type NamedPath = (u64, String, Vec<(i64, String)>);
+
+    /// Every conversion's path.
+    fn paths(journeys: &Journeys, window: &WindowOptions) -> Vec<NamedPath> {
         let mut out = Vec::new();
         journeys.for_each_path(window, |c, path| {
             let path = path.iter().map(|t| (t.ts, journeys.channels()[t.channel as usize].clone())).collect();
