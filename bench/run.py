@@ -371,22 +371,17 @@ def rfm_cases(as_of_text: str) -> list[Case]:
             peer_name="SQL (GROUP BY, rank() windows)",
             agreement=agreement(["dimension", "score"], ["min_value", "max_value"], ["customers"]),
         ),
+    ] + [
         Case(
-            name="rfm_summary, 0 workers",
+            name=f"rfm_summary, {workers} workers",
             ours=aggregate_sql,
             peer=group_by_sql,
-            peer_name="SQL GROUP BY, 0 workers",
+            peer_name=f"SQL GROUP BY, {workers} workers",
             agreement=aggregate_agreement,
-            settings={"max_parallel_workers_per_gather": 0},
-        ),
-        Case(
-            name="rfm_summary, 2 workers",
-            ours=aggregate_sql,
-            peer=group_by_sql,
-            peer_name="SQL GROUP BY, 2 workers",
-            agreement=aggregate_agreement,
-            settings={"max_parallel_workers_per_gather": 2},
-        ),
+            settings={"max_parallel_workers_per_gather": workers},
+        )
+        for workers in [0, 2]
+    ] + [
         Case(
             name="rfm_summary, 2 workers",
             ours=aggregate_sql,
@@ -408,28 +403,54 @@ CLV_PARAMETERS = """
     FROM fit, jsonb_each_text(model -> 'gamma_gamma') WHERE key <> 'log_likelihood'"""
 
 
-def lifetimes_peer(query: str, as_of_date: str) -> Callable:
-    """Fetch the transactions with psycopg, summarise and fit with lifetimes, write the
-    parameters back."""
+def lifetimes_fit(conn, query: str, as_of_date: str):
+    """psycopg fetch, lifetimes' summary, BG/NBD and Gamma-Gamma fits."""
+    import pandas as pd
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+    from lifetimes.utils import summary_data_from_transaction_data
 
+    frame = pd.DataFrame(conn.execute(query).fetchall(), columns=["customer_id", "ts", "amount"])
+    summary = summary_data_from_transaction_data(
+        frame, "customer_id", "ts", monetary_value_col="amount", observation_period_end=as_of_date, freq="D"
+    )
+    bgnbd = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    gamma_gamma = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+    return summary, bgnbd, gamma_gamma
+
+
+def copy_rows(conn, table: str, columns: str, rows):
+    conn.execute(f"CREATE UNLOGGED TABLE {table} ({columns})")
+    with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def lifetimes_parameters(query: str, as_of_date: str) -> Callable:
     def run(conn, table):
-        import pandas as pd
-        from lifetimes import BetaGeoFitter, GammaGammaFitter
-        from lifetimes.utils import summary_data_from_transaction_data
-
-        frame = pd.DataFrame(conn.execute(query).fetchall(), columns=["customer_id", "ts", "amount"])
-        summary = summary_data_from_transaction_data(
-            frame, "customer_id", "ts", monetary_value_col="amount", observation_period_end=as_of_date, freq="D"
-        )
-        bgnbd = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
-        repeat = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-        gamma_gamma = GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
+        _, bgnbd, gamma_gamma = lifetimes_fit(conn, query, as_of_date)
         params = [(f"bgnbd.{k}", float(v)) for k, v in bgnbd.params_.items()]
         params += [(f"gamma_gamma.{k}", float(v)) for k, v in gamma_gamma.params_.items()]
-        conn.execute(f"CREATE UNLOGGED TABLE {table} (param text, value float8)")
-        with conn.cursor().copy(f"COPY {table} FROM STDIN") as copy:
-            for row in params:
-                copy.write_row(row)
+        copy_rows(conn, table, "param text, value float8", params)
+
+    return run
+
+
+def lifetimes_predictions(query: str, as_of_date: str) -> Callable:
+    """Per customer: P(alive), purchases in 360 days and 12-month CLV (freq 'D')."""
+
+    def run(conn, table):
+        summary, bgnbd, gamma_gamma = lifetimes_fit(conn, query, as_of_date)
+        f, r, t = summary["frequency"], summary["recency"], summary["T"]
+        bgnbd.predict = bgnbd.conditional_expected_number_of_purchases_up_to_time
+        alive = bgnbd.conditional_probability_alive(f, r, t)
+        purchases = bgnbd.conditional_expected_number_of_purchases_up_to_time(360, f, r, t)
+        clv = gamma_gamma.customer_lifetime_value(
+            bgnbd, f, r, t, summary["monetary_value"], time=12, discount_rate=0.01, freq="D"
+        )
+        rows = zip(summary.index.astype(str), alive, purchases, clv)
+        copy_rows(conn, table, "customer_key text, p_alive float8, expected_purchases float8, clv float8",
+                  ((k, float(a), float(p), float(c)) for k, a, p, c in rows))
 
     return run
 
@@ -437,19 +458,29 @@ def lifetimes_peer(query: str, as_of_date: str) -> Callable:
 def clv_cases(as_of_text: str) -> list[Case]:
     as_of_day = as_of_text[:10]
     cases = []
-    for name, ours_query, peer_query, as_of in [
-        ("clv_fit, CDNOW sample", "SELECT customer_id, order_date, amount FROM cdnow_orders",
+    for data, ours_query, peer_query, as_of in [
+        ("CDNOW sample", "SELECT customer_id, order_date, amount FROM cdnow_orders",
          "SELECT customer_id, order_date, amount::float8 FROM cdnow_orders", "1997-09-30"),
-        ("clv_fit, orders", "SELECT customer_id, ts, amount FROM orders",
+        ("orders", "SELECT customer_id, ts, amount FROM orders",
          "SELECT customer_id, ts AT TIME ZONE 'UTC', amount::float8 FROM orders", as_of_day),
     ]:
         cases.append(Case(
-            name=name,
+            name=f"clv_fit, {data}",
             ours=f"WITH fit AS (SELECT clv_fit('{ours_query}', as_of => '{as_of}') AS model) {CLV_PARAMETERS}",
-            peer=lifetimes_peer(peer_query, as_of),
+            peer=lifetimes_parameters(peer_query, as_of),
             peer_name="psycopg + lifetimes (summary, BG/NBD, Gamma-Gamma)",
             agreement=agreement(["param"], ["value"]),
             target="faster than lifetimes on CDNOW; under 10 s on 1M customers (issue 8)",
+            settings={"timezone": "'UTC'"},
+            tolerance=1e-3,
+        ))
+        cases.append(Case(
+            name=f"customer_lifetime_value, {data}",
+            ours=f"""SELECT customer_key, p_alive, expected_purchases, clv
+                     FROM customer_lifetime_value('{ours_query}', as_of => '{as_of}')""",
+            peer=lifetimes_predictions(peer_query, as_of),
+            peer_name="psycopg + lifetimes (fits, predictions, CLV)",
+            agreement=agreement(["customer_key"], ["p_alive", "expected_purchases", "clv"]),
             settings={"timezone": "'UTC'"},
             tolerance=1e-3,
         ))

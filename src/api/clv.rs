@@ -39,9 +39,13 @@ fn period(ts: i64, unit: i64) -> i64 {
 }
 
 /// A value as its type's output function prints it (session DateStyle, IntervalStyle, TimeZone).
-fn output_text(output: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum, datum: Option<pg_sys::Datum>) -> String {
+fn output_text(
+    output: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum,
+    datum: Option<pg_sys::Datum>,
+) -> String {
     unsafe {
-        let cstring = pgrx::direct_function_call_as_datum(output, &[datum]).expect("output functions return text");
+        let cstring =
+            pgrx::direct_function_call_as_datum(output, &[datum]).expect("output functions return text");
         std::ffi::CStr::from_ptr(cstring.cast_mut_ptr()).to_string_lossy().into_owned()
     }
 }
@@ -102,8 +106,7 @@ fn fit(
     };
     let grouped = Grouped::new(&customers);
     let bgnbd = clv::fit_bgnbd(&grouped, penalizer, &mut interrupt);
-    let repeaters: Vec<Customer> =
-        customers.iter().filter(|c| c.frequency > 0.0 && c.monetary > 0.0).copied().collect();
+    let repeaters = clv::Repeaters::new(&customers);
     let gamma_gamma = if repeaters.len() >= clv::MIN_GAMMA_GAMMA_CUSTOMERS {
         Some(clv::fit_gamma_gamma(&repeaters, penalizer, &mut interrupt))
     } else {

@@ -107,27 +107,59 @@ pub fn ln_gamma(x: f64) -> f64 {
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
 }
 
-/// Customers with the same (frequency, recency, t) share every likelihood term, so the
-/// likelihood is summed over distinct triples with their counts.
+/// Distinct values and each item's index among them.
+fn distinct(values: impl Iterator<Item = f64> + Clone) -> (Vec<f64>, Vec<u32>) {
+    let mut sorted: Vec<f64> = values.clone().collect();
+    sorted.sort_unstable_by(f64::total_cmp);
+    sorted.dedup();
+    let index = values.map(|v| sorted.partition_point(|&s| s < v) as u32).collect();
+    (sorted, index)
+}
+
+/// Customers as BG/NBD's likelihood reads them. Its terms depend on frequency, recency and
+/// t separately, so each distinct value's terms are computed once per evaluation; customers
+/// with the same triple are one row with a count.
 #[derive(Debug, Clone)]
 pub struct Grouped {
-    pub rows: Vec<(Customer, f64)>,
+    frequencies: Vec<f64>,
+    recencies: Vec<f64>,
+    ts: Vec<f64>,
+    /// Indexes into the three lists, and how many customers share them.
+    rows: Vec<(u32, u32, u32, f64)>,
     pub customers: f64,
 }
 
 impl Grouped {
     pub fn new(customers: &[Customer]) -> Grouped {
-        let mut counts: FxHashMap<(u64, u64, u64), (Customer, f64)> = FxHashMap::default();
-        for c in customers {
-            let key = (c.frequency.to_bits(), c.recency.to_bits(), c.t.to_bits());
-            counts.entry(key).or_insert((*c, 0.0)).1 += 1.0;
+        let (frequencies, x) = distinct(customers.iter().map(|c| c.frequency));
+        let (recencies, recency) = distinct(customers.iter().map(|c| c.recency));
+        let (ts, t) = distinct(customers.iter().map(|c| c.t));
+        let mut counts: FxHashMap<(u32, u32, u32), f64> = FxHashMap::default();
+        for i in 0..customers.len() {
+            *counts.entry((x[i], recency[i], t[i])).or_insert(0.0) += 1.0;
         }
-        let mut rows: Vec<(Customer, f64)> = counts.into_values().collect();
+        let mut rows: Vec<(u32, u32, u32, f64)> =
+            counts.into_iter().map(|((x, r, t), n)| (x, r, t, n)).collect();
         // A fixed order, so sums (and so fits) do not depend on hashing.
-        rows.sort_unstable_by(|x, y| {
-            (x.0.frequency, x.0.recency, x.0.t).partial_cmp(&(y.0.frequency, y.0.recency, y.0.t)).unwrap()
-        });
-        Grouped { rows, customers: customers.len() as f64 }
+        rows.sort_unstable_by_key(|&(x, r, t, _)| (x, r, t));
+        Grouped { frequencies, recencies, ts, rows, customers: customers.len() as f64 }
+    }
+
+    /// Every n-th row, for a quick first fit.
+    fn every_nth(&self, n: usize) -> Grouped {
+        let rows: Vec<(u32, u32, u32, f64)> = self.rows.iter().step_by(n.max(1)).copied().collect();
+        let customers = rows.iter().map(|row| row.3).sum();
+        Grouped {
+            frequencies: self.frequencies.clone(),
+            recencies: self.recencies.clone(),
+            ts: self.ts.clone(),
+            rows,
+            customers,
+        }
+    }
+
+    fn mean_t(&self) -> f64 {
+        self.rows.iter().map(|&(_, _, t, n)| self.ts[t as usize] * n).sum::<f64>() / self.customers
     }
 }
 
@@ -137,20 +169,32 @@ impl BgNbd {
     pub fn mean_log_likelihood(&self, data: &Grouped) -> f64 {
         let BgNbd { r, alpha, a, b } = *self;
         let common = ln_gamma(a + b) - ln_gamma(b) - ln_gamma(r) + r * alpha.ln();
+        // Per frequency x: the terms without t and recency, the drop-out term (x > 0 only),
+        // and r + x.
+        let per_x: Vec<(f64, Option<f64>, f64)> = data
+            .frequencies
+            .iter()
+            .map(|&x| {
+                let base = common + ln_gamma(r + x) + ln_gamma(b + x) - ln_gamma(a + b + x);
+                let dropout = (x > 0.0).then(|| a.ln() - (b + x - 1.0).ln());
+                (base, dropout, r + x)
+            })
+            .collect();
+        let ln_t: Vec<f64> = data.ts.iter().map(|t| (alpha + t).ln()).collect();
+        let ln_recency: Vec<f64> = data.recencies.iter().map(|t| (alpha + t).ln()).collect();
         let mut total = 0.0;
-        for (c, count) in &data.rows {
-            let x = c.frequency;
-            let a1 = ln_gamma(r + x);
-            let a2 = ln_gamma(b + x) - ln_gamma(a + b + x);
-            let a3 = -(r + x) * (alpha + c.t).ln();
-            let value = if x > 0.0 {
-                let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + c.recency).ln();
-                let max = a3.max(a4);
-                max + ((a3 - max).exp() + (a4 - max).exp()).ln()
-            } else {
-                a3
+        for &(x, recency, t, count) in &data.rows {
+            let (base, dropout, r_x) = per_x[x as usize];
+            let a3 = -r_x * ln_t[t as usize];
+            let value = match dropout {
+                Some(dropout) => {
+                    let a4 = dropout - r_x * ln_recency[recency as usize];
+                    let (high, low) = if a3 > a4 { (a3, a4) } else { (a4, a3) };
+                    high + (low - high).exp().ln_1p()
+                }
+                None => a3,
             };
-            total += count * (common + a1 + a2 + value);
+            total += count * (base + value);
         }
         total / data.customers
     }
@@ -214,20 +258,51 @@ fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
     Some(sum)
 }
 
+/// Customers with frequency > 0 and monetary > 0 as Gamma-Gamma's likelihood reads them:
+/// the frequency's index, ln m and x m.
+#[derive(Debug, Clone)]
+pub struct Repeaters {
+    frequencies: Vec<f64>,
+    rows: Vec<(u32, f64, f64)>,
+}
+
+impl Repeaters {
+    pub fn new(customers: &[Customer]) -> Repeaters {
+        let repeaters: Vec<&Customer> =
+            customers.iter().filter(|c| c.frequency > 0.0 && c.monetary > 0.0).collect();
+        let (frequencies, x) = distinct(repeaters.iter().map(|c| c.frequency));
+        let rows =
+            repeaters.iter().zip(x).map(|(c, x)| (x, c.monetary.ln(), c.frequency * c.monetary)).collect();
+        Repeaters { frequencies, rows }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
 impl GammaGamma {
     /// Mean log-likelihood over customers with frequency > 0 and monetary > 0
     /// (lifetimes' GammaGammaFitter._negative_log_likelihood, negated, without the penalty).
-    pub fn mean_log_likelihood(&self, repeaters: &[Customer]) -> f64 {
+    pub fn mean_log_likelihood(&self, repeaters: &Repeaters) -> f64 {
         let GammaGamma { p, q, v } = *self;
-        let mut by_frequency: FxHashMap<u64, f64> = FxHashMap::default();
+        let ln_v = v.ln();
+        let per_x: Vec<(f64, f64)> = repeaters
+            .frequencies
+            .iter()
+            .map(|&x| {
+                let px = p * x;
+                (ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + px * x.ln() + q * ln_v, px)
+            })
+            .collect();
         let mut total = 0.0;
-        for c in repeaters {
-            let (x, m) = (c.frequency, c.monetary);
-            let px = p * x;
-            let gammas = *by_frequency
-                .entry(x.to_bits())
-                .or_insert_with(|| ln_gamma(px + q) - ln_gamma(px) - ln_gamma(q) + px * x.ln());
-            total += gammas + q * v.ln() + (px - 1.0) * m.ln() - (px + q) * (x * m + v).ln();
+        for &(x, ln_m, xm) in &repeaters.rows {
+            let (terms, px) = per_x[x as usize];
+            total += terms + (px - 1.0) * ln_m - (px + q) * (xm + v).ln();
         }
         total / repeaters.len() as f64
     }
@@ -274,25 +349,35 @@ pub struct Fit<P> {
     pub converged: bool,
 }
 
+/// Above this many distinct (frequency, recency, t) rows, BG/NBD is first fitted on a
+/// sample of them and the full fit starts from that optimum, which saves most of the
+/// full-data iterations.
+const WARM_START_ROWS: usize = 50_000;
+
 /// Fits BG/NBD: maximises the mean log-likelihood minus penalizer x sum of squared
 /// parameters, over the logarithms of the parameters (so they stay positive).
 pub fn fit_bgnbd(data: &Grouped, penalizer: f64, interrupt: &mut dyn FnMut()) -> Fit<BgNbd> {
-    let objective = |x: &[f64]| {
-        let params = BgNbd { r: x[0].exp(), alpha: x[1].exp(), a: x[2].exp(), b: x[3].exp() };
+    let params_of = |x: &[f64]| BgNbd { r: x[0].exp(), alpha: x[1].exp(), a: x[2].exp(), b: x[3].exp() };
+    let objective = |data: &Grouped, x: &[f64]| {
         let penalty = penalizer * x.iter().map(|v| v.exp().powi(2)).sum::<f64>();
-        -(params.mean_log_likelihood(data) - penalty)
+        -(params_of(x).mean_log_likelihood(data) - penalty)
     };
     // lifetimes starts from 1 for every parameter; alpha starts at the mean T so that the
     // start is sensible in any time unit.
-    let mean_t = data.rows.iter().map(|(c, n)| c.t * n).sum::<f64>() / data.customers;
-    let start = [0.0, mean_t.max(1.0).ln(), 0.0, 0.0];
-    let (x, iterations, converged) = minimize(objective, &start, interrupt);
-    let params = BgNbd { r: x[0].exp(), alpha: x[1].exp(), a: x[2].exp(), b: x[3].exp() };
-    Fit { params, log_likelihood: params.mean_log_likelihood(data), iterations, converged }
+    let mut start = vec![0.0, data.mean_t().max(1.0).ln(), 0.0, 0.0];
+    let (mut step, mut iterations) = (0.5, 0);
+    if data.rows.len() > WARM_START_ROWS {
+        let sample = data.every_nth(data.rows.len().div_ceil(WARM_START_ROWS / 2));
+        let (x, used, _) = minimize(|x| objective(&sample, x), &start, step, interrupt);
+        (start, step, iterations) = (x, 0.05, used);
+    }
+    let (x, used, converged) = minimize(|x| objective(data, x), &start, step, interrupt);
+    let params = params_of(&x);
+    Fit { params, log_likelihood: params.mean_log_likelihood(data), iterations: iterations + used, converged }
 }
 
 pub fn fit_gamma_gamma(
-    repeaters: &[Customer],
+    repeaters: &Repeaters,
     penalizer: f64,
     interrupt: &mut dyn FnMut(),
 ) -> Fit<GammaGamma> {
@@ -301,7 +386,7 @@ pub fn fit_gamma_gamma(
         let penalty = penalizer * x.iter().map(|v| v.exp().powi(2)).sum::<f64>();
         -(params.mean_log_likelihood(repeaters) - penalty)
     };
-    let (x, iterations, converged) = minimize(objective, &[0.0, 0.0, 0.0], interrupt);
+    let (x, iterations, converged) = minimize(objective, &[0.0, 0.0, 0.0], 0.5, interrupt);
     let params = GammaGamma { p: x[0].exp(), q: x[1].exp(), v: x[2].exp() };
     Fit { params, log_likelihood: params.mean_log_likelihood(repeaters), iterations, converged }
 }
@@ -309,15 +394,21 @@ pub fn fit_gamma_gamma(
 /// Nelder-Mead with restarts from the best point until a restart no longer improves it:
 /// derivative-free, robust to the flat and curved regions of these likelihoods.
 /// Returns the minimiser, the iterations used and whether it converged.
-fn minimize(f: impl Fn(&[f64]) -> f64, start: &[f64], interrupt: &mut dyn FnMut()) -> (Vec<f64>, u32, bool) {
+/// `step` is the initial simplex's edge, in log space.
+fn minimize(
+    f: impl Fn(&[f64]) -> f64,
+    start: &[f64],
+    step: f64,
+    interrupt: &mut dyn FnMut(),
+) -> (Vec<f64>, u32, bool) {
     const MAX_ITERATIONS: u32 = 20_000;
     let mut best = start.to_vec();
     let mut best_value = f(&best);
     let mut iterations = 0;
     for _restart in 0..10 {
-        let (x, value, used) = nelder_mead(&f, &best, MAX_ITERATIONS - iterations, interrupt);
+        let (x, value, used) = nelder_mead(&f, &best, step, MAX_ITERATIONS - iterations, interrupt);
         iterations += used;
-        let improved = best_value - value > 1e-12 * best_value.abs().max(1.0);
+        let improved = best_value - value > 1e-10 * best_value.abs().max(1.0);
         if value.is_finite() && value <= best_value {
             best = x;
             best_value = value;
@@ -329,11 +420,12 @@ fn minimize(f: impl Fn(&[f64]) -> f64, start: &[f64], interrupt: &mut dyn FnMut(
     (best, iterations, false)
 }
 
-/// One Nelder-Mead run (standard coefficients), stopping when the simplex's values and
-/// points agree to 1e-12.
+/// One Nelder-Mead run (standard coefficients), stopping when the simplex's values agree
+/// to 1e-10 (relative) and its points to 1e-7 (in log space: relative in the parameters).
 fn nelder_mead(
     f: &impl Fn(&[f64]) -> f64,
     start: &[f64],
+    step: f64,
     max_iterations: u32,
     interrupt: &mut dyn FnMut(),
 ) -> (Vec<f64>, f64, u32) {
@@ -349,7 +441,7 @@ fn nelder_mead(
     let mut simplex: Vec<(Vec<f64>, f64)> = vec![(start.to_vec(), value(start))];
     for i in 0..n {
         let mut point = start.to_vec();
-        point[i] += 0.5;
+        point[i] += step;
         let v = value(&point);
         simplex.push((point, v));
     }
@@ -363,7 +455,7 @@ fn nelder_mead(
         let (best, worst) = (simplex[0].1, simplex[n].1);
         let spread =
             simplex.iter().skip(1).flat_map(|(p, _)| p.iter().zip(&simplex[0].0).map(|(a, b)| (a - b).abs()));
-        if (worst - best).abs() <= 1e-12 * best.abs().max(1e-300) && spread.fold(0.0, f64::max) <= 1e-10 {
+        if (worst - best).abs() <= 1e-10 * best.abs().max(1e-300) && spread.fold(0.0, f64::max) <= 1e-7 {
             break;
         }
         let centroid: Vec<f64> =
@@ -653,8 +745,7 @@ mod tests {
 
     #[test]
     fn gamma_gamma_fit_on_cdnow_reaches_the_published_values() {
-        let repeaters: Vec<Customer> =
-            cdnow_calibration().into_iter().filter(|c| c.frequency > 0.0 && c.monetary > 0.0).collect();
+        let repeaters = Repeaters::new(&cdnow_calibration());
         assert_eq!(repeaters.len(), 946);
         let fit = fit_gamma_gamma(&repeaters, 0.0, &mut || {});
         // lifetimes' documentation on the 946 repeat customers: p 6.25, q 3.74, v 15.44.
