@@ -53,6 +53,8 @@ class Case:
     tolerance: float = 1e-9
     # Settings of the peer's runs when they differ from ours.
     peer_settings: Optional[dict] = None
+    # SQL run once before the timed runs (inputs both sides read).
+    setup: str = ""
 
 
 @dataclass
@@ -122,6 +124,11 @@ class Result:
 
 
 def run_case(args, case: Case) -> Result:
+    if case.setup:
+        with connect(args) as conn:
+            for name, value in case.settings.items():
+                conn.execute(f"SET {name} = {value}")
+            conn.execute(case.setup)
     ours, peer = [], []
     # Interleaved, so that drift in the machine's speed hits both sides alike.
     for _ in range(args.repeat):
@@ -455,6 +462,50 @@ def lifetimes_predictions(query: str, as_of_date: str) -> Callable:
     return run
 
 
+def lifetimes_scoring(conn, table):
+    """The same per-row predictions from a stored model's parameters, with lifetimes."""
+    import pandas as pd
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    (model,) = conn.execute("SELECT model FROM bench_clv_model").fetchone()
+    frame = pd.DataFrame(
+        conn.execute("SELECT customer_key, frequency, recency, t, monetary FROM bench_clv_customers").fetchall(),
+        columns=["customer_key", "frequency", "recency", "t", "monetary"],
+    )
+    bgnbd, gamma_gamma = BetaGeoFitter(), GammaGammaFitter()
+    bgnbd.params_ = pd.Series({k: model["bgnbd"][k] for k in ["r", "alpha", "a", "b"]})
+    gamma_gamma.params_ = pd.Series({k: model["gamma_gamma"][k] for k in ["p", "q", "v"]})
+    bgnbd.predict = bgnbd.conditional_expected_number_of_purchases_up_to_time
+    f, r, t = frame["frequency"], frame["recency"], frame["t"]
+    alive = bgnbd.conditional_probability_alive(f, r, t)
+    purchases = bgnbd.conditional_expected_number_of_purchases_up_to_time(90, f, r, t)
+    clv = gamma_gamma.customer_lifetime_value(bgnbd, f, r, t, frame["monetary"], time=12, discount_rate=0.01, freq="D")
+    rows = zip(frame["customer_key"], alive, purchases, clv)
+    copy_rows(conn, table, "customer_key text, p_alive float8, expected_purchases float8, clv float8",
+              ((k, float(a), float(p), float(c)) for k, a, p, c in rows))
+
+
+def clv_scoring_case(as_of_day: str) -> Case:
+    """The scalar functions row by row over stored customer summaries and a stored model."""
+    query = "SELECT customer_id, ts, amount FROM orders"
+    return Case(
+        name="clv_p_alive, clv_expected_purchases, clv_value per row",
+        ours="""SELECT customer_key, clv_p_alive(m.model, frequency, recency, t) AS p_alive,
+                       clv_expected_purchases(m.model, 90, frequency, recency, t) AS expected_purchases,
+                       clv_value(m.model, frequency, recency, t, monetary) AS clv
+                FROM bench_clv_customers, bench_clv_model m""",
+        peer=lifetimes_scoring,
+        peer_name="psycopg + lifetimes predictions (same parameters)",
+        agreement=agreement(["customer_key"], ["p_alive", "expected_purchases", "clv"]),
+        settings={"timezone": "'UTC'"},
+        setup=f"""DROP TABLE IF EXISTS bench_clv_model, bench_clv_customers;
+                  CREATE TABLE bench_clv_model AS SELECT clv_fit('{query}', as_of => '{as_of_day}') AS model;
+                  CREATE TABLE bench_clv_customers AS
+                      SELECT customer_key, frequency, recency, t, monetary
+                      FROM customer_lifetime_value('{query}', as_of => '{as_of_day}')""",
+    )
+
+
 def clv_cases(as_of_text: str) -> list[Case]:
     as_of_day = as_of_text[:10]
     cases = []
@@ -484,6 +535,7 @@ def clv_cases(as_of_text: str) -> list[Case]:
             settings={"timezone": "'UTC'"},
             tolerance=1e-3,
         ))
+    cases.append(clv_scoring_case(as_of_day))
     return cases
 
 
