@@ -3,7 +3,7 @@
 
 use pgrx::prelude::*;
 
-use super::{interval_arg, required, text_list};
+use super::{interval_arg, required, text_list, timestamptz};
 use crate::core::attribution::rules::RuleModel;
 use crate::core::attribution::{Attribution, ChannelTotal, ChannelTotals};
 use crate::core::journey::{Interner, JourneyBuilder, Journeys, PathTouch, PathTransform, WindowOptions};
@@ -118,10 +118,6 @@ fn model_arguments(
     };
     let transform = PathTransform::parse(required(path_transform, "path_transform")).or_raise();
     (model, excluded, transform)
-}
-
-fn timestamptz(micros: i64) -> TimestampWithTimeZone {
-    TimestampWithTimeZone::try_from(micros).expect("a timestamp read from Postgres converts back")
 }
 
 /// Credit per touch of each conversion's path; see docs/attribution.md.

@@ -6,23 +6,14 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};
 
 use super::model_cache::{cached_model, JsonbDatum};
-use super::{interval_arg, required};
+use super::{finite_micros, interval_arg, required, TRANSACTIONS};
 use crate::core::clv::{
     self, BgNbd, Customer, FittedBgNbd, FittedGammaGamma, Grouped, Model, MODEL_FORMAT, MODEL_VERSION,
 };
 use crate::core::interner::Interner;
 use crate::core::MICROS_PER_DAY;
 use crate::error::{Error, OrRaise};
-use crate::input::{self, column, Kind, Shape};
-
-const TRANSACTIONS: Shape = Shape {
-    argument: "transactions",
-    columns: &[
-        column("customer_key", Kind::Key),
-        column("ts", Kind::Timestamp),
-        column("amount", Kind::Number),
-    ],
-};
+use crate::input;
 
 /// Microseconds from 2000-01-01 (Postgres' epoch) back to 1970-01-01.
 const UNIX_EPOCH_OFFSET: i64 = 946_684_800_000_000;
@@ -73,12 +64,7 @@ fn fit(
     if !(penalizer >= 0.0 && penalizer.is_finite()) {
         Error::invalid_parameter(format!("penalizer must be 0 or more, not {penalizer}")).raise();
     }
-    let as_of = as_of.map(|ts| {
-        if ts.is_infinity() || ts.is_neg_infinity() {
-            Error::invalid_parameter("as_of must be a finite timestamp").raise();
-        }
-        pg_sys::TimestampTz::from(ts)
-    });
+    let as_of = as_of.map(|ts| finite_micros(ts, "as_of"));
 
     let mut keys = Interner::default();
     let mut rows: Vec<(u32, i64, f64)> = Vec::new();

@@ -10,8 +10,20 @@ mod model_cache;
 mod rfm;
 
 use pgrx::datum::Interval;
+use pgrx::prelude::*;
 
 use crate::error::Error;
+use crate::input::{column, Kind, Shape};
+
+/// Transactions as rfm_score and the CLV functions read them.
+const TRANSACTIONS: Shape = Shape {
+    argument: "transactions",
+    columns: &[
+        column("customer_key", Kind::Key),
+        column("ts", Kind::Timestamp),
+        column("amount", Kind::Number),
+    ],
+};
 
 /// The value of a required argument; NULL raises 22023 naming the argument.
 fn required<T>(value: Option<T>, argument: &str) -> T {
@@ -26,4 +38,17 @@ fn interval_arg(interval: Interval) -> i64 {
 /// A text[] argument without its NULL elements.
 fn text_list(list: Vec<Option<String>>) -> Vec<String> {
     list.into_iter().flatten().collect()
+}
+
+/// A timestamptz argument as microseconds; infinity raises 22023.
+fn finite_micros(ts: TimestampWithTimeZone, argument: &str) -> i64 {
+    if ts.is_infinity() || ts.is_neg_infinity() {
+        Error::invalid_parameter(format!("{argument} must be a finite timestamp")).raise();
+    }
+    pgrx::pg_sys::TimestampTz::from(ts)
+}
+
+/// Microseconds (from Postgres) back to a timestamptz.
+fn timestamptz(micros: i64) -> TimestampWithTimeZone {
+    TimestampWithTimeZone::try_from(micros).expect("a timestamp read from Postgres converts back")
 }

@@ -4,21 +4,12 @@
 use pgrx::prelude::*;
 use pgrx::{pg_sys, Internal, PgMemoryContexts, PgTupleDesc};
 
-use super::required;
+use super::{finite_micros, required, timestamptz, TRANSACTIONS};
 use crate::core::rfm::{
     self, CustomerSummaries, Cuts, Dimension, Monetary, NamedMap, Scored, Scoring, SegmentRule, Summary,
 };
 use crate::error::{Error, OrRaise};
 use crate::input::{self, column, Kind, Shape};
-
-const TRANSACTIONS: Shape = Shape {
-    argument: "transactions",
-    columns: &[
-        column("customer_key", Kind::Key),
-        column("ts", Kind::Timestamp),
-        column("amount", Kind::Number),
-    ],
-};
 
 const SEGMENT_RULES: Shape = Shape {
     argument: "segment_map",
@@ -87,14 +78,6 @@ fn score_customers(
     ScoredCustomers { keys, summaries, scored, bins }
 }
 
-/// A timestamptz argument as microseconds; infinity raises 22023.
-fn finite_micros(ts: TimestampWithTimeZone, argument: &str) -> i64 {
-    if ts.is_infinity() || ts.is_neg_infinity() {
-        Error::invalid_parameter(format!("{argument} must be a finite timestamp")).raise();
-    }
-    pg_sys::TimestampTz::from(ts)
-}
-
 /// Midnight after the day of `ts` in the session's time zone (the default as_of).
 fn midnight_after(ts: i64) -> i64 {
     let ts = timestamptz(ts);
@@ -105,10 +88,6 @@ fn midnight_after(ts: i64) -> i64 {
     .expect("date arithmetic on a finite timestamp succeeds")
     .expect("date_trunc of a timestamp is not NULL");
     pg_sys::TimestampTz::from(midnight)
-}
-
-fn timestamptz(micros: i64) -> TimestampWithTimeZone {
-    TimestampWithTimeZone::try_from(micros).expect("a timestamp read from Postgres converts back")
 }
 
 /// The rules of segment_map: a named map, 'none' (no segments), or a query or table of
