@@ -545,7 +545,18 @@ unsafe extern "C-unwind" fn receive_slot(
     let receiver = &mut *(receiver as *mut Receiver);
     let columns = receiver.datums.len();
     if ((*slot).tts_nvalid as usize) < columns {
-        pg_sys::slot_getsomeattrs_int(slot, columns as i32);
+        // The slot type's own deform, called directly: it is what slot_getsomeattrs_int
+        // calls, without the FFI guard (a sigsetjmp) that pgrx puts around every pg_sys
+        // call, which costs more than the deform of three columns. Deforming a tuple raises
+        // no error on valid data, and nothing here needs unwinding if it did.
+        match (*(*slot).tts_ops).getsomeattrs {
+            Some(getsomeattrs) => getsomeattrs(slot, columns as i32),
+            None => pg_sys::slot_getsomeattrs_int(slot, columns as i32),
+        }
+        // Columns missing from an older tuple (added by ALTER TABLE) take their defaults there.
+        if ((*slot).tts_nvalid as usize) < columns {
+            pg_sys::slot_getsomeattrs_int(slot, columns as i32);
+        }
     }
     let values = std::slice::from_raw_parts((*slot).tts_values, columns);
     let nulls = std::slice::from_raw_parts((*slot).tts_isnull, columns);

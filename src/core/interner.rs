@@ -66,6 +66,15 @@ impl Interner {
         }
     }
 
+    /// The integer keys and their ids.
+    pub fn integer_ids(&self) -> impl Iterator<Item = (i64, u32)> + '_ {
+        self.integer_ids.iter().map(|(&value, &id)| (value, id))
+    }
+
+    pub fn has_text_keys(&self) -> bool {
+        !self.text_ids.is_empty()
+    }
+
     /// How many ids were given out.
     pub fn len(&self) -> usize {
         self.count as usize
