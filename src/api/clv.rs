@@ -7,9 +7,7 @@ use pgrx::{pg_sys, JsonB};
 
 use super::model_cache::{cached_model, JsonbDatum};
 use super::{finite_micros, interval_arg, required, TRANSACTIONS};
-use crate::core::clv::{
-    self, BgNbd, Customer, FittedBgNbd, FittedGammaGamma, Grouped, Model, MODEL_FORMAT, MODEL_VERSION,
-};
+use crate::core::clv::{self, BgNbd, Customer, Model};
 use crate::core::interner::Interner;
 use crate::core::MICROS_PER_DAY;
 use crate::error::{Error, OrRaise};
@@ -85,46 +83,26 @@ fn fit(
     }
     let customers: Vec<Customer> =
         clv::customers_from_periods(rows, period(as_of, unit)).into_iter().map(|(_, c)| c).collect();
-    clv::check_bgnbd_data(&customers).or_raise();
-
-    let mut interrupt = || {
+    let fits = clv::fit_models(&customers, penalizer, &mut || {
         check_for_interrupts!();
-    };
-    let grouped = Grouped::new(&customers);
-    let bgnbd = clv::fit_bgnbd(&grouped, penalizer, &mut interrupt);
-    let repeaters = clv::Repeaters::new(&customers);
-    let gamma_gamma = if repeaters.len() >= clv::MIN_GAMMA_GAMMA_CUSTOMERS {
-        Some(clv::fit_gamma_gamma(&repeaters, penalizer, &mut interrupt))
-    } else {
+    })
+    .or_raise();
+    if fits.gamma_gamma.is_none() {
         notice!(
             "pg_marketing: only {} customers bought again with a positive amount; Gamma-Gamma needs at least {}, \
              so the model has no value part (gamma_gamma is null)",
-            repeaters.len(),
+            fits.n_gamma_gamma,
             clv::MIN_GAMMA_GAMMA_CUSTOMERS
         );
-        None
-    };
-    let converged = bgnbd.converged && gamma_gamma.is_none_or(|g| g.converged);
-    if !converged {
+    }
+    if !fits.converged() {
         warning!("pg_marketing: the CLV fit did not converge; its parameters are the best found");
     }
-    let n = customers.len() as f64;
-    let model = Model {
-        format: MODEL_FORMAT.into(),
-        version: MODEL_VERSION,
-        bgnbd: FittedBgNbd { params: bgnbd.params, log_likelihood: bgnbd.log_likelihood * n },
-        gamma_gamma: gamma_gamma.map(|g| FittedGammaGamma {
-            params: g.params,
-            log_likelihood: g.log_likelihood * repeaters.len() as f64,
-        }),
-        n_customers: customers.len() as u64,
-        n_repeat: customers.iter().filter(|c| c.frequency > 0.0).count() as u64,
-        time_unit: output_text(pg_sys::interval_out, time_unit.into_datum()),
-        time_unit_days: unit as f64 / MICROS_PER_DAY as f64,
-        as_of: output_text(pg_sys::timestamptz_out, Some(pg_sys::Datum::from(as_of))),
-        converged,
-        iterations: bgnbd.iterations + gamma_gamma.map_or(0, |g| g.iterations),
-    };
+    let model = fits.into_model(
+        output_text(pg_sys::interval_out, time_unit.into_datum()),
+        unit as f64 / MICROS_PER_DAY as f64,
+        output_text(pg_sys::timestamptz_out, Some(pg_sys::Datum::from(as_of))),
+    );
     Fitted { keys: names, customers, model }
 }
 

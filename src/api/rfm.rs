@@ -29,21 +29,19 @@ struct ScoredCustomers {
     keys: Vec<String>,
     summaries: Vec<Summary>,
     scored: Scored,
-    bins: u32,
 }
 
 #[allow(clippy::too_many_arguments)]
 fn score_customers(
     transactions: Option<&str>,
     as_of: Option<TimestampWithTimeZone>,
-    bins: Option<i32>,
+    bins: u32,
     monetary: Option<&str>,
     r_edges: Option<Vec<Option<f64>>>,
     f_edges: Option<Vec<Option<f64>>>,
     m_edges: Option<Vec<Option<f64>>>,
 ) -> ScoredCustomers {
     let transactions = required(transactions, "transactions");
-    let bins = rfm::check_bins(required(bins, "bins")).or_raise();
     let monetary = Monetary::parse(required(monetary, "monetary")).or_raise();
     let cuts =
         [(Dimension::Recency, r_edges), (Dimension::Frequency, f_edges), (Dimension::Monetary, m_edges)].map(
@@ -75,7 +73,7 @@ fn score_customers(
         Some(as_of) => Scoring { bins, monetary, cuts }.score(&summaries, as_of),
         None => Scored { values: Default::default(), scores: Default::default() },
     };
-    ScoredCustomers { keys, summaries, scored, bins }
+    ScoredCustomers { keys, summaries, scored }
 }
 
 /// Midnight after the day of `ts` in the session's time zone (the default as_of).
@@ -154,9 +152,9 @@ fn rfm_score(
     ),
 > {
     // The map is checked before the data is read, so a mistake there fails fast.
-    let bins_for_map = rfm::check_bins(required(bins, "bins")).or_raise();
-    let rules = segment_rules(required(segment_map, "segment_map"), bins_for_map);
-    let ScoredCustomers { keys, summaries, scored, bins } =
+    let bins = rfm::check_bins(required(bins, "bins")).or_raise();
+    let rules = segment_rules(required(segment_map, "segment_map"), bins);
+    let ScoredCustomers { keys, summaries, scored } =
         score_customers(transactions, as_of, bins, monetary, r_edges, f_edges, m_edges);
     let [recency, _, monetary_values] = &scored.values;
     let [r, f, m] = &scored.scores;
@@ -204,7 +202,8 @@ fn rfm_thresholds(
         name!(customers, i64),
     ),
 > {
-    let ScoredCustomers { keys, scored, bins, .. } =
+    let bins = rfm::check_bins(required(bins, "bins")).or_raise();
+    let ScoredCustomers { keys, scored, .. } =
         score_customers(transactions, as_of, bins, monetary, r_edges, f_edges, m_edges);
     if keys.is_empty() {
         return TableIterator::new(Vec::new());

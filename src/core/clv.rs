@@ -496,6 +496,68 @@ fn nelder_mead(
     (point, v, iterations)
 }
 
+/// Both fits on a set of customers: BG/NBD always, Gamma-Gamma when at least
+/// MIN_GAMMA_GAMMA_CUSTOMERS customers repeat with a positive amount.
+#[derive(Debug, Clone)]
+pub struct Fits {
+    pub bgnbd: Fit<BgNbd>,
+    pub gamma_gamma: Option<Fit<GammaGamma>>,
+    pub n_customers: usize,
+    /// Customers with frequency > 0.
+    pub n_repeat: usize,
+    /// Customers with frequency > 0 and monetary > 0, those Gamma-Gamma is fitted on.
+    pub n_gamma_gamma: usize,
+}
+
+pub fn fit_models(
+    customers: &[Customer],
+    penalizer: f64,
+    interrupt: &mut dyn FnMut(),
+) -> Result<Fits, Error> {
+    check_bgnbd_data(customers)?;
+    let bgnbd = fit_bgnbd(&Grouped::new(customers), penalizer, interrupt);
+    let repeaters = Repeaters::new(customers);
+    let gamma_gamma = (repeaters.len() >= MIN_GAMMA_GAMMA_CUSTOMERS)
+        .then(|| fit_gamma_gamma(&repeaters, penalizer, interrupt));
+    Ok(Fits {
+        bgnbd,
+        gamma_gamma,
+        n_customers: customers.len(),
+        n_repeat: customers.iter().filter(|c| c.frequency > 0.0).count(),
+        n_gamma_gamma: repeaters.len(),
+    })
+}
+
+impl Fits {
+    pub fn converged(&self) -> bool {
+        self.bgnbd.converged && self.gamma_gamma.is_none_or(|g| g.converged)
+    }
+
+    /// The model, with log-likelihoods summed over customers; `time_unit` and `as_of` as
+    /// Postgres prints them.
+    pub fn into_model(self, time_unit: String, time_unit_days: f64, as_of: String) -> Model {
+        Model {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_VERSION,
+            bgnbd: FittedBgNbd {
+                params: self.bgnbd.params,
+                log_likelihood: self.bgnbd.log_likelihood * self.n_customers as f64,
+            },
+            gamma_gamma: self.gamma_gamma.map(|g| FittedGammaGamma {
+                params: g.params,
+                log_likelihood: g.log_likelihood * self.n_gamma_gamma as f64,
+            }),
+            n_customers: self.n_customers as u64,
+            n_repeat: self.n_repeat as u64,
+            time_unit,
+            time_unit_days,
+            as_of,
+            converged: self.converged(),
+            iterations: self.bgnbd.iterations + self.gamma_gamma.map_or(0, |g| g.iterations),
+        }
+    }
+}
+
 /// The model as clv_fit returns it (jsonb) and the scalar functions take it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
