@@ -4,9 +4,13 @@
 use pgrx::prelude::*;
 
 use super::{interval_arg, required, text_list, timestamptz};
-use crate::core::attribution::rules::RuleModel;
-use crate::core::attribution::{Attribution, ChannelTotal, ChannelTotals};
-use crate::core::journey::{Interner, JourneyBuilder, Journeys, PathTouch, PathTransform, WindowOptions};
+use crate::core::attribution::markov::MarkovOptions;
+use crate::core::attribution::{
+    Attribution, ChannelTotal, ChannelTotals, Model, PathWeights, Paths, WeightedPaths, WindowedJourneys,
+};
+use crate::core::journey::{
+    Conversion, Interner, JourneyBuilder, Journeys, PathTouch, PathTransform, WindowOptions,
+};
 use crate::error::{Error, OrRaise};
 use crate::input::{self, column, Kind, Shape};
 
@@ -38,86 +42,131 @@ const PATHS: Shape = Shape {
     ],
 };
 
-/// The arguments shared by attribute_touchpoints and attribute_channels.
+/// The model arguments every attribution function takes, checked; exclusions are resolved
+/// to channel ids once the channels are known (`attribution`).
+struct ModelChoice {
+    model: Model,
+    exclude_channels: Vec<String>,
+    transform: PathTransform,
+    max_channels: Option<usize>,
+}
+
+impl ModelChoice {
+    #[allow(clippy::too_many_arguments)]
+    fn parse(
+        model: Option<&str>,
+        half_life: Option<Interval>,
+        weights: Option<Vec<Option<f64>>>,
+        exclude_channels: Option<Vec<Option<String>>>,
+        path_transform: Option<&str>,
+        markov_order: Option<i32>,
+        markov_self_loops: Option<bool>,
+        seed: Option<i64>,
+        max_channels: Option<i32>,
+    ) -> Self {
+        let name = required(model, "model");
+        let half_life = interval_arg(required(half_life, "half_life"));
+        let weights = weights.map(|w| {
+            w.into_iter()
+                .map(|x| {
+                    x.unwrap_or_else(|| Error::invalid_parameter("weights must not contain NULL").raise())
+                })
+                .collect::<Vec<f64>>()
+        });
+        let markov = MarkovOptions::new(
+            required(markov_order, "markov_order"),
+            required(markov_self_loops, "markov_self_loops"),
+        )
+        .or_raise();
+        let seed = required(seed, "seed") as u64;
+        let model = Model::parse(name, half_life, weights.as_deref(), markov, seed).or_raise();
+        let exclude_channels = match exclude_channels {
+            Some(list) => text_list(list),
+            None => model.default_exclusions(),
+        };
+        let transform = PathTransform::parse(required(path_transform, "path_transform")).or_raise();
+        let max_channels = max_channels.map(|n| match usize::try_from(n) {
+            Ok(n) if n >= 1 => n,
+            _ => Error::invalid_parameter(format!("max_channels must be at least 1, not {n}")).raise(),
+        });
+        ModelChoice { model, exclude_channels, transform, max_channels }
+    }
+
+    fn attribution(self, channels: &[String]) -> Attribution {
+        Attribution {
+            excluded: Attribution::excluded_ids(channels, &self.exclude_channels),
+            model: self.model,
+            transform: self.transform,
+            max_channels: self.max_channels,
+        }
+    }
+}
+
+fn interrupt() {
+    check_for_interrupts!();
+}
+
+/// Journeys read from raw touchpoint and conversion tables, with how to window and credit them.
 struct RawRequest {
     journeys: Journeys,
     window: WindowOptions,
     attribution: Attribution,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn raw_request(
-    touchpoints: Option<&str>,
-    conversions: Option<&str>,
-    model: Option<&str>,
-    lookback: Option<Interval>,
-    max_touches: Option<i32>,
-    half_life: Option<Interval>,
-    weights: Option<Vec<Option<f64>>>,
-    exclude_channels: Option<Vec<Option<String>>>,
-    path_transform: Option<&str>,
-    reset_on_conversion: Option<bool>,
-) -> RawRequest {
-    let touchpoints = required(touchpoints, "touchpoints");
-    let conversions = required(conversions, "conversions");
-    let (model, exclude_channels, transform) =
-        model_arguments(model, half_life, weights, exclude_channels, path_transform);
-    let lookback = interval_arg(required(lookback, "lookback"));
-    if lookback <= 0 {
-        Error::invalid_parameter("lookback must be a positive interval").raise();
-    }
-    let max_touches = max_touches.map(|n| match usize::try_from(n) {
-        Ok(n) if n >= 1 => n,
-        _ => Error::invalid_parameter(format!("max_touches must be at least 1, not {n}")).raise(),
-    });
-    let reset_on_conversion = required(reset_on_conversion, "reset_on_conversion");
-
-    let mut builder = JourneyBuilder::default();
-    input::for_each_row(&CONVERSIONS, conversions, |row| {
-        if let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) {
-            builder.add_conversion(key.as_key(), ts, row.number(2).unwrap_or(0.0));
+impl RawRequest {
+    #[allow(clippy::too_many_arguments)]
+    fn read(
+        touchpoints: Option<&str>,
+        conversions: Option<&str>,
+        choice: ModelChoice,
+        lookback: Option<Interval>,
+        max_touches: Option<i32>,
+        reset_on_conversion: Option<bool>,
+    ) -> Self {
+        let touchpoints = required(touchpoints, "touchpoints");
+        let conversions = required(conversions, "conversions");
+        let lookback = interval_arg(required(lookback, "lookback"));
+        if lookback <= 0 {
+            Error::invalid_parameter("lookback must be a positive interval").raise();
         }
-    });
-    // Rule models credit only touches inside some conversion's window.
-    builder.keep_touches_near_conversions(lookback);
-    input::for_each_row(&TOUCHPOINTS, touchpoints, |row| {
-        if let (Some(key), Some(ts), Some(channel)) = (row.key(0), row.timestamp(1), row.text(2)) {
-            builder.add_touch(key.as_key(), ts, &channel);
-        }
-    });
-    let journeys = builder.into_journeys();
-    let excluded = Attribution::excluded_ids(journeys.channels(), &exclude_channels);
-    RawRequest {
-        journeys,
-        window: WindowOptions { lookback, max_touches, reset_on_conversion },
-        attribution: Attribution { model, excluded, transform },
-    }
-}
+        let max_touches = max_touches.map(|n| match usize::try_from(n) {
+            Ok(n) if n >= 1 => n,
+            _ => Error::invalid_parameter(format!("max_touches must be at least 1, not {n}")).raise(),
+        });
+        let reset_on_conversion = required(reset_on_conversion, "reset_on_conversion");
 
-/// Parses model, half_life, weights, exclude_channels (default '{direct}' for
-/// last_non_direct, none otherwise) and path_transform.
-fn model_arguments(
-    model: Option<&str>,
-    half_life: Option<Interval>,
-    weights: Option<Vec<Option<f64>>>,
-    exclude_channels: Option<Vec<Option<String>>>,
-    path_transform: Option<&str>,
-) -> (RuleModel, Vec<String>, PathTransform) {
-    let name = required(model, "model");
-    let half_life = interval_arg(required(half_life, "half_life"));
-    let weights = weights.map(|w| {
-        w.into_iter()
-            .map(|x| x.unwrap_or_else(|| Error::invalid_parameter("weights must not contain NULL").raise()))
-            .collect::<Vec<f64>>()
-    });
-    let model = RuleModel::parse(name, half_life, weights.as_deref()).or_raise();
-    let excluded = match exclude_channels {
-        Some(list) => text_list(list),
-        None if model.excludes_by_itself() => vec!["direct".to_string()],
-        None => Vec::new(),
-    };
-    let transform = PathTransform::parse(required(path_transform, "path_transform")).or_raise();
-    (model, excluded, transform)
+        let mut builder = JourneyBuilder::default();
+        input::for_each_row(&CONVERSIONS, conversions, |row| {
+            if let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) {
+                builder.add_conversion(key.as_key(), ts, row.number(2).unwrap_or(0.0));
+            }
+        });
+        // Rule models credit only touches inside some conversion's window; data-driven ones
+        // also learn from the touches that did not lead to a conversion.
+        if !choice.model.learns() {
+            builder.keep_touches_near_conversions(lookback);
+        }
+        input::for_each_row(&TOUCHPOINTS, touchpoints, |row| {
+            if let (Some(key), Some(ts), Some(channel)) = (row.key(0), row.timestamp(1), row.text(2)) {
+                builder.add_touch(key.as_key(), ts, &channel);
+            }
+        });
+        let journeys = builder.into_journeys();
+        let attribution = choice.attribution(journeys.channels());
+        RawRequest {
+            journeys,
+            window: WindowOptions { lookback, max_touches, reset_on_conversion },
+            attribution,
+        }
+    }
+
+    fn paths(&self) -> WindowedJourneys<'_> {
+        WindowedJourneys {
+            journeys: &self.journeys,
+            window: self.window,
+            unconverted: self.attribution.model.learns(),
+        }
+    }
 }
 
 /// Credit per touch of each conversion's path; see docs/attribution.md.
@@ -134,6 +183,10 @@ fn attribute_touchpoints(
     exclude_channels: default!(Option<Vec<Option<String>>>, "NULL"),
     path_transform: default!(Option<&str>, "'none'"),
     reset_on_conversion: default!(Option<bool>, "true"),
+    markov_order: default!(Option<i32>, "1"),
+    markov_self_loops: default!(Option<bool>, "false"),
+    seed: default!(Option<i64>, "0"),
+    max_channels: default!(Option<i32>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -149,42 +202,44 @@ fn attribute_touchpoints(
         name!(value_credit, f64),
     ),
 > {
-    let request = raw_request(
-        touchpoints,
-        conversions,
+    let choice = ModelChoice::parse(
         model,
-        lookback,
-        max_touches,
         half_life,
         weights,
         exclude_channels,
         path_transform,
-        reset_on_conversion,
+        markov_order,
+        markov_self_loops,
+        seed,
+        max_channels,
     );
-    let journeys = &request.journeys;
-    let channel_names = journeys.channels();
+    let request =
+        RawRequest::read(touchpoints, conversions, choice, lookback, max_touches, reset_on_conversion);
+    // Rows are named once the run has returned the channel names after max_channels.
+    let mut credited: Vec<(Conversion, Vec<PathTouch>, Vec<f64>)> = Vec::new();
+    let run = request
+        .attribution
+        .run(&request.paths(), &mut interrupt, |conversion, path, credits, _| {
+            if let Some(conversion) = conversion {
+                credited.push((*conversion, path.to_vec(), credits.to_vec()));
+            }
+        })
+        .or_raise();
     let mut rows = Vec::new();
-    request.attribution.for_each_conversion(journeys, &request.window, |conversion, path, credits| {
-        let conversion_part = (
-            conversion.id as i64,
-            journeys.key_name(conversion.key).to_string(),
-            timestamptz(conversion.ts),
-            conversion.value,
-        );
-        let path_length = path.len() as i32;
+    for (conversion, path, credits) in credited {
+        let key = request.journeys.key_name(conversion.key);
+        let (id, ts, value, path_length) =
+            (conversion.id as i64, timestamptz(conversion.ts), conversion.value, path.len() as i32);
         if credits.is_empty() {
-            let (id, key, ts, value) = conversion_part;
-            rows.push((id, key, ts, value, None, None, None, path_length, 1.0, value));
-            return;
+            rows.push((id, key.to_string(), ts, value, None, None, None, path_length, 1.0, value));
         }
-        for (position, (touch, &credit)) in path.iter().zip(credits).enumerate() {
-            let (id, key, ts, value) = conversion_part.clone();
+        for (position, (touch, credit)) in path.iter().zip(credits).enumerate() {
             rows.push((
                 id,
-                key,
+                key.to_string(),
                 ts,
                 value,
-                Some(channel_names[touch.channel as usize].clone()),
+                Some(run.channels[touch.channel as usize].clone()),
                 Some(timestamptz(touch.ts)),
                 Some(position as i32 + 1),
                 path_length,
@@ -192,7 +247,7 @@ fn attribute_touchpoints(
                 credit * value,
             ));
         }
-    });
+    }
     TableIterator::new(rows)
 }
 
@@ -210,6 +265,10 @@ fn attribute_channels(
     exclude_channels: default!(Option<Vec<Option<String>>>, "NULL"),
     path_transform: default!(Option<&str>, "'none'"),
     reset_on_conversion: default!(Option<bool>, "true"),
+    markov_order: default!(Option<i32>, "1"),
+    markov_self_loops: default!(Option<bool>, "false"),
+    seed: default!(Option<i64>, "0"),
+    max_channels: default!(Option<i32>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -220,52 +279,86 @@ fn attribute_channels(
         name!(removal_effect, Option<f64>),
     ),
 > {
-    let request = raw_request(
-        touchpoints,
-        conversions,
+    let choice = ModelChoice::parse(
         model,
-        lookback,
-        max_touches,
         half_life,
         weights,
         exclude_channels,
         path_transform,
-        reset_on_conversion,
+        markov_order,
+        markov_self_loops,
+        seed,
+        max_channels,
     );
-    let mut totals = ChannelTotals::new(request.journeys.channels().len());
-    request.attribution.for_each_conversion(
-        &request.journeys,
-        &request.window,
-        |conversion, path, credits| {
-            totals.add(path, credits, 1.0, conversion.value);
-        },
-    );
-    channel_rows(totals.into_rows(), request.journeys.channels())
-}
-
-fn channel_rows(
-    totals: Vec<ChannelTotal>,
-    names: &[String],
-) -> TableIterator<
-    'static,
-    (
-        name!(channel, Option<String>),
-        name!(conversions, f64),
-        name!(value, f64),
-        name!(touches, i64),
-        name!(removal_effect, Option<f64>),
-    ),
-> {
+    let request =
+        RawRequest::read(touchpoints, conversions, choice, lookback, max_touches, reset_on_conversion);
+    let (names, totals) = channel_totals(&request.attribution, &request.paths());
     let rows: Vec<_> = totals
         .into_iter()
         .map(|t| {
-            (t.channel.map(|c| names[c as usize].clone()), t.conversions, t.value, t.touches as i64, None)
+            let name = t.channel.map(|c| names[c as usize].clone());
+            (name, t.conversions, t.value, t.touches as i64, t.removal_effect)
         })
         .collect();
     TableIterator::new(rows)
 }
 
-/// Rule models over aggregated paths: (path text or text[], conversions, value, nulls).
+/// Totals per channel, with the channel names after max_channels. Markov totals are shared
+/// by removal effect (docs/attribution.md says why they differ from the per-touch sums).
+fn channel_totals(attribution: &Attribution, paths: &dyn Paths) -> (Vec<String>, Vec<ChannelTotal>) {
+    let mut credited: Vec<(Vec<PathTouch>, Vec<f64>, PathWeights)> = Vec::new();
+    let run = attribution
+        .run(paths, &mut interrupt, |_, path, credits, weights| {
+            credited.push((path.to_vec(), credits.to_vec(), weights))
+        })
+        .or_raise();
+    let mut totals = ChannelTotals::new(run.channels.len());
+    for (path, credits, weights) in &credited {
+        totals.add(path, credits, weights.conversions, weights.value);
+    }
+    if let Some(effects) = &run.removal_effects {
+        totals.share_by_removal_effects(effects);
+    }
+    (run.channels, totals.into_rows())
+}
+
+/// Paths given as (path text or text[], conversions, value, nulls), read and interned.
+fn read_paths(paths: Option<&str>, separator: Option<&str>) -> WeightedPaths {
+    let paths = required(paths, "paths");
+    let separator = required(separator, "separator");
+    if separator.is_empty() {
+        Error::invalid_parameter("separator must not be empty").raise();
+    }
+    let mut channels = Interner::default();
+    let mut weighted: Vec<(Vec<PathTouch>, PathWeights)> = Vec::new();
+    input::for_each_row(&PATHS, paths, |row| {
+        let Some(names) = row.path(0, separator) else { return };
+        let weights = PathWeights {
+            conversions: row.number(1).unwrap_or(0.0),
+            value: row.number(2).unwrap_or(0.0),
+            nulls: row.number(3).unwrap_or(0.0),
+        };
+        if weights.conversions < 0.0 || weights.nulls < 0.0 {
+            Error::invalid_parameter(format!(
+                "paths: conversions and nulls must not be negative (path '{}')",
+                names.join(separator)
+            ))
+            .raise();
+        }
+        let path = names.iter().map(|n| PathTouch { ts: 0, channel: channels.id(n) }).collect();
+        weighted.push((path, weights));
+    });
+    let (names, new_ids) = channels.into_sorted();
+    for (path, _) in &mut weighted {
+        for touch in path.iter_mut() {
+            touch.channel = new_ids[touch.channel as usize];
+        }
+    }
+    WeightedPaths { channels: names, paths: weighted }
+}
+
+/// Attribution over aggregated paths: (path text or text[], conversions, value, nulls).
+#[allow(clippy::too_many_arguments)]
 #[pg_extern(volatile, parallel_unsafe)]
 fn attribute_paths(
     paths: Option<&str>,
@@ -274,6 +367,10 @@ fn attribute_paths(
     weights: default!(Option<Vec<Option<f64>>>, "NULL"),
     exclude_channels: default!(Option<Vec<Option<String>>>, "NULL"),
     path_transform: default!(Option<&str>, "'none'"),
+    markov_order: default!(Option<i32>, "1"),
+    markov_self_loops: default!(Option<bool>, "false"),
+    seed: default!(Option<i64>, "0"),
+    max_channels: default!(Option<i32>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -283,56 +380,70 @@ fn attribute_paths(
         name!(removal_effect, Option<f64>),
     ),
 > {
-    let paths = required(paths, "paths");
-    let separator = required(separator, "separator");
-    if separator.is_empty() {
-        Error::invalid_parameter("separator must not be empty").raise();
-    }
-    let model_text = required(model, "model");
+    let model_name = required(model, "model");
     // half_life is not an argument here: the models that use time are refused below.
     let seven_days = Interval::new(0, 7, 0).expect("a valid interval");
-    let (model, exclude_channels, transform) =
-        model_arguments(Some(model_text), Some(seven_days), weights, exclude_channels, path_transform);
-    if model.needs_timestamps() {
+    let choice = ModelChoice::parse(
+        Some(model_name),
+        Some(seven_days),
+        weights,
+        exclude_channels,
+        path_transform,
+        markov_order,
+        markov_self_loops,
+        seed,
+        max_channels,
+    );
+    if choice.model.needs_timestamps() {
         Error::invalid_parameter(format!(
-            "model '{model_text}' needs touch timestamps, which paths do not have; use attribute_touchpoints"
+            "model '{model_name}' needs touch timestamps, which paths do not have; use attribute_touchpoints"
         ))
         .raise();
     }
-
-    let mut channels = Interner::default();
-    let mut weighted_paths: Vec<(Vec<PathTouch>, f64, f64)> = Vec::new();
-    input::for_each_row(&PATHS, paths, |row| {
-        let Some(names) = row.path(0, separator) else { return };
-        let conversions = row.number(1).unwrap_or(0.0);
-        let value = row.number(2).unwrap_or(0.0);
-        let nulls = row.number(3).unwrap_or(0.0);
-        if conversions < 0.0 || nulls < 0.0 {
-            Error::invalid_parameter(format!(
-                "paths: conversions and nulls must not be negative (path '{}')",
-                names.join(separator)
-            ))
-            .raise();
-        }
-        let path = names.iter().map(|n| PathTouch { ts: 0, channel: channels.id(n) }).collect();
-        weighted_paths.push((path, conversions, value));
-    });
-    let (names, new_ids) = channels.into_sorted();
-    let excluded = Attribution::excluded_ids(&names, &exclude_channels);
-    let attribution = Attribution { model, excluded, transform };
-    let mut totals = ChannelTotals::new(names.len());
-    for (mut path, conversions, value) in weighted_paths {
-        for touch in &mut path {
-            touch.channel = new_ids[touch.channel as usize];
-        }
-        let credits = attribution.credit(&mut path, 0);
-        totals.add(&path, &credits, conversions, value);
-    }
+    let paths = read_paths(paths, separator);
+    let attribution = choice.attribution(&paths.channels);
+    let (names, totals) = channel_totals(&attribution, &paths);
     let rows: Vec<_> = totals
-        .into_rows()
         .into_iter()
-        .map(|t| (t.channel.map(|c| names[c as usize].clone()), t.conversions, t.value, None))
+        .map(|t| (t.channel.map(|c| names[c as usize].clone()), t.conversions, t.value, t.removal_effect))
         .collect();
+    TableIterator::new(rows)
+}
+
+/// The Markov chain attribute_paths(model => 'markov') solves: every transition with its
+/// probability and weight. States are '(start)', channel histories 'a > b', '(conversion)'
+/// and '(null)'.
+#[pg_extern(volatile, parallel_unsafe)]
+fn markov_transition_matrix(
+    paths: Option<&str>,
+    separator: default!(Option<&str>, "'>'"),
+    exclude_channels: default!(Option<Vec<Option<String>>>, "NULL"),
+    path_transform: default!(Option<&str>, "'none'"),
+    markov_order: default!(Option<i32>, "1"),
+    markov_self_loops: default!(Option<bool>, "false"),
+    max_channels: default!(Option<i32>, "NULL"),
+) -> TableIterator<
+    'static,
+    (name!(from_state, String), name!(to_state, String), name!(probability, f64), name!(weight, f64)),
+> {
+    let seven_days = Interval::new(0, 7, 0).expect("a valid interval");
+    let choice = ModelChoice::parse(
+        Some("markov"),
+        Some(seven_days),
+        None,
+        exclude_channels,
+        path_transform,
+        markov_order,
+        markov_self_loops,
+        Some(0),
+        max_channels,
+    );
+    let Model::Markov(options) = choice.model else { unreachable!("parsed as markov") };
+    let paths = read_paths(paths, separator);
+    let attribution = choice.attribution(&paths.channels);
+    let (names, chain) = attribution.markov_chain(&paths, options).or_raise();
+    let rows: Vec<_> =
+        chain.transition_rows(&names).into_iter().map(|t| (t.from, t.to, t.probability, t.weight)).collect();
     TableIterator::new(rows)
 }
 

@@ -210,6 +210,32 @@ impl Journeys {
             visit(conversion, &path);
         }
     }
+
+    /// Calls `visit` with each key's non-converting path: its touches after its last
+    /// conversion (all of them if it never converted), cut to the lookback counted back from
+    /// the last of them, and to max_touches. Keys with no such touch are skipped.
+    pub fn for_each_unconverted_path(&self, window: &WindowOptions, mut visit: impl FnMut(&[PathTouch])) {
+        let mut path = Vec::new();
+        let mut next_conversion = 0;
+        for key in 0..self.keys.len() {
+            let mut last_conversion = None;
+            while let Some(c) = self.conversions.get(next_conversion).filter(|c| c.key as usize == key) {
+                last_conversion = Some(c.ts);
+                next_conversion += 1;
+            }
+            let touches = &self.touches[self.touch_start[key]..self.touch_start[key + 1]];
+            let after = last_conversion.map_or(0, |ts| touches.partition_point(|t| t.ts <= ts));
+            let tail = &touches[after..];
+            let Some(latest) = tail.last() else { continue };
+            let mut first = tail.partition_point(|t| t.ts <= latest.ts.saturating_sub(window.lookback));
+            if let Some(n) = window.max_touches {
+                first = first.max(tail.len().saturating_sub(n));
+            }
+            path.clear();
+            path.extend(tail[first..].iter().map(|t| PathTouch { ts: t.ts, channel: t.channel }));
+            visit(&path);
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -360,6 +386,39 @@ mod tests {
         assert_eq!(paths(&j, &window(5, None, false))[1].2, s(&[(5 * DAY, "direct"), (6 * DAY, "email")]));
         // max_touches keeps the most recent
         assert_eq!(paths(&j, &window(30, Some(2), true))[0].2, s(&[(2 * DAY, "email"), (5 * DAY, "direct")]));
+    }
+
+    #[test]
+    fn unconverted_paths_are_the_touches_after_the_last_conversion() {
+        let j = two_conversions();
+        let mut tails: Vec<Vec<(i64, String)>> = Vec::new();
+        let mut collect = |window: &WindowOptions| {
+            tails.clear();
+            j.for_each_unconverted_path(window, |path| {
+                tails.push(
+                    path.iter().map(|t| (t.ts / DAY, j.channels()[t.channel as usize].clone())).collect(),
+                )
+            });
+            tails.clone()
+        };
+        // "a" converted last at day 7: only its day-40 email is left; "b" and "c" have none after
+        assert_eq!(collect(&window(30, None, true)), vec![vec![(40, "email".to_string())]]);
+        let mut b = JourneyBuilder::default();
+        for (day, channel) in [(1, "x"), (20, "y"), (25, "z"), (26, "x")] {
+            b.add_touch("never", day * DAY, channel);
+        }
+        let j = b.into_journeys();
+        let tails = |window: &WindowOptions| {
+            let mut out = Vec::new();
+            j.for_each_unconverted_path(window, |path| {
+                out.push(path.iter().map(|t| t.ts / DAY).collect::<Vec<_>>())
+            });
+            out
+        };
+        // lookback counted back from the last touch (day 26): day 1 is 25 days before it
+        assert_eq!(tails(&window(30, None, true)), vec![vec![1, 20, 25, 26]]);
+        assert_eq!(tails(&window(10, None, true)), vec![vec![20, 25, 26]]);
+        assert_eq!(tails(&window(30, Some(2), true)), vec![vec![25, 26]]);
     }
 
     #[test]

@@ -32,7 +32,8 @@ impl RuleModel {
          time_decay, position_based (u_shaped), j_curve, inverse_j, custom, participation";
 
     /// `half_life` in microseconds; `weights` are {first, middle, last} for 'custom'.
-    pub fn parse(name: &str, half_life: i64, weights: Option<&[f64]>) -> Result<Self> {
+    /// None: not a rule model's name.
+    pub fn parse(name: &str, half_life: i64, weights: Option<&[f64]>) -> Result<Option<Self>> {
         if let Some(weights) = weights {
             check_weights(weights)?;
         }
@@ -57,25 +58,14 @@ impl RuleModel {
                 positional(w[0], w[1], w[2])
             }
             "participation" => RuleModel::Participation,
-            other => {
-                return Err(Error::invalid_parameter(format!(
-                    "unknown model '{other}'; valid: {}",
-                    Self::NAMES
-                )))
-            }
+            _ => return Ok(None),
         };
-        Ok(model)
+        Ok(Some(model))
     }
 
     /// Models that look at touch times cannot run on paths given as channel lists.
     pub fn needs_timestamps(&self) -> bool {
         matches!(self, RuleModel::SameTouch | RuleModel::TimeDecay { .. })
-    }
-
-    /// Whether exclude_channels picks the credited touch (last_non_direct) rather than
-    /// removing channels from the path first.
-    pub fn excludes_by_itself(&self) -> bool {
-        matches!(self, RuleModel::LastNonDirect)
     }
 
     /// Each touch's credit. Sums to 1 for a non-empty path, except: participation (1 per
@@ -170,7 +160,7 @@ mod tests {
     }
 
     fn model(name: &str) -> RuleModel {
-        RuleModel::parse(name, 7 * DAY, None).unwrap()
+        RuleModel::parse(name, 7 * DAY, None).unwrap().unwrap()
     }
 
     fn assert_close(actual: &[f64], expected: &[f64]) {
@@ -242,7 +232,7 @@ mod tests {
 
     #[test]
     fn custom_weights_are_normalised() {
-        let m = RuleModel::parse("custom", DAY, Some(&[2.0, 1.0, 1.0])).unwrap();
+        let m = RuleModel::parse("custom", DAY, Some(&[2.0, 1.0, 1.0])).unwrap().unwrap();
         // n = 3: 2/4, 1/4, 1/4; n = 2: 2/3, 1/3; n = 5: 0.5, 0.25/3 x 3, 0.25
         assert_close(&m.credits(&path(&[0, 1, 2]), 0, &[]), &[0.5, 0.25, 0.25]);
         assert_close(&m.credits(&path(&[0, 1]), 0, &[]), &[2.0 / 3.0, 1.0 / 3.0]);
@@ -250,7 +240,7 @@ mod tests {
             &m.credits(&path(&[0, 1, 2, 3, 4]), 0, &[]),
             &[0.5, 0.25 / 3.0, 0.25 / 3.0, 0.25 / 3.0, 0.25],
         );
-        let middle_only = RuleModel::parse("custom", DAY, Some(&[0.0, 1.0, 0.0])).unwrap();
+        let middle_only = RuleModel::parse("custom", DAY, Some(&[0.0, 1.0, 0.0])).unwrap().unwrap();
         assert_close(&middle_only.credits(&path(&[0, 1]), 0, &[]), &[0.5, 0.5]);
     }
 
@@ -287,7 +277,7 @@ mod tests {
         let message = |name: &str, half_life: i64, weights: Option<&[f64]>| {
             RuleModel::parse(name, half_life, weights).unwrap_err().message
         };
-        assert!(message("shapely", DAY, None).starts_with("unknown model 'shapely'; valid: first_touch"));
+        assert_eq!(RuleModel::parse("markov", DAY, None), Ok(None));
         assert_eq!(message("linear", 0, None), "half_life must be a positive interval");
         assert_eq!(message("custom", DAY, None), "model 'custom' needs weights => '{first, middle, last}'");
         assert_eq!(
