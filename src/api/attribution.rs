@@ -650,4 +650,173 @@ mod tests {
         .unwrap();
         assert_eq!(row, (Some(1), Some(0.0)));
     }
+
+    /// markov.rs's hand-solved example as a path table: RE a 1/2, b 1, c 0; P = 1/2.
+    const HAND_PATHS: &str = "SELECT * FROM (VALUES (''a > b'', 1, 20, 0), (''a > c'', 0, 0, 1),
+                                                     (''b'', 1, 10, 0), (''c'', 0, 0, 1)) p";
+
+    fn channel_rows(query: &str) -> Vec<(Option<String>, f64, f64, Option<f64>)> {
+        Spi::connect(|c| {
+            c.select(query, None, &[])
+                .unwrap()
+                .map(|r| {
+                    (
+                        r.get(1).unwrap(),
+                        r.get(2).unwrap().unwrap(),
+                        r.get(3).unwrap().unwrap(),
+                        r.get(4).unwrap(),
+                    )
+                })
+                .collect()
+        })
+    }
+
+    #[pg_test]
+    fn markov_on_paths_matches_the_hand_solved_chain() {
+        // channel totals: 2 conversions (value 30) shared by RE / sum RE = 1/3, 2/3, 0
+        let rows = channel_rows(&format!(
+            "SELECT channel, conversions, value, removal_effect FROM attribute_paths('{HAND_PATHS}', model => 'markov')"
+        ));
+        let expected = [("a", 2.0 / 3.0, 10.0, 0.5), ("b", 4.0 / 3.0, 20.0, 1.0), ("c", 0.0, 0.0, 0.0)];
+        assert_eq!(rows.len(), 3);
+        for ((channel, conversions, value, effect), (e_channel, e_conversions, e_value, e_effect)) in
+            rows.iter().zip(expected)
+        {
+            assert_eq!(channel.as_deref(), Some(e_channel));
+            assert!(
+                (conversions - e_conversions).abs() < 1e-12 && (value - e_value).abs() < 1e-12,
+                "{rows:?}"
+            );
+            assert!((effect.unwrap() - e_effect).abs() < 1e-12, "{rows:?}");
+        }
+        // rule models leave removal_effect NULL
+        let rows = channel_rows(&format!(
+            "SELECT channel, conversions, value, removal_effect FROM attribute_paths('{HAND_PATHS}')"
+        ));
+        assert!(rows.iter().all(|r| r.3.is_none()));
+    }
+
+    #[pg_test]
+    fn the_transition_matrix_is_the_chain_written_out() {
+        let rows: Vec<(String, String, f64, f64)> = Spi::connect(|c| {
+            c.select(
+                &format!("SELECT * FROM markov_transition_matrix('{HAND_PATHS}') ORDER BY 1, 2"),
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|r| {
+                (
+                    r.get(1).unwrap().unwrap(),
+                    r.get(2).unwrap().unwrap(),
+                    r.get(3).unwrap().unwrap(),
+                    r.get(4).unwrap().unwrap(),
+                )
+            })
+            .collect()
+        });
+        let expected = [
+            ("(start)", "a", 0.5, 2.0),
+            ("(start)", "b", 0.25, 1.0),
+            ("(start)", "c", 0.25, 1.0),
+            ("a", "b", 0.5, 1.0),
+            ("a", "c", 0.5, 1.0),
+            ("b", "(conversion)", 1.0, 2.0),
+            ("c", "(null)", 1.0, 2.0),
+        ];
+        let rows: Vec<(&str, &str, f64, f64)> =
+            rows.iter().map(|(f, t, p, w)| (f.as_str(), t.as_str(), *p, *w)).collect();
+        assert_eq!(rows, expected);
+        // order 2 names histories 'a > b'
+        let states = Spi::get_one::<String>(&format!(
+            "SELECT string_agg(DISTINCT from_state, ', ' ORDER BY from_state) FROM markov_transition_matrix('{HAND_PATHS}', markov_order => 2)"
+        ))
+        .unwrap();
+        assert_eq!(states.as_deref(), Some("(start), a, a > b, a > c, b, c"));
+    }
+
+    #[pg_test]
+    fn data_driven_credits_sum_to_each_conversion_and_repeat_exactly() {
+        random_journeys();
+        for model in ["markov", "shapley"] {
+            let call = format!("attribute_touchpoints('tp', 'cv', model => '{model}', markov_order => 2)");
+            let off = Spi::get_one::<i64>(&format!(
+                "SELECT count(*) FROM (SELECT conversion_id, sum(credit) AS c FROM {call} GROUP BY 1) s WHERE abs(c - 1) > 1e-12"
+            ))
+            .unwrap();
+            assert_eq!(off, Some(0), "{model}");
+            // a serial and a parallel-friendly run of the input queries give identical rows
+            let first: Vec<String> = Spi::connect(|c| {
+                c.select(&format!("SELECT format('%s', t) FROM {call} t ORDER BY 1"), None, &[])
+                    .unwrap()
+                    .map(|r| r.get(1).unwrap().unwrap())
+                    .collect()
+            });
+            Spi::run("SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0")
+                .unwrap();
+            let second: Vec<String> = Spi::connect(|c| {
+                c.select(&format!("SELECT format('%s', t) FROM {call} t ORDER BY 1"), None, &[])
+                    .unwrap()
+                    .map(|r| r.get(1).unwrap().unwrap())
+                    .collect()
+            });
+            Spi::run(
+                "RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size",
+            )
+            .unwrap();
+            assert_eq!(first, second, "{model}");
+        }
+        // channel totals: Shapley's are the per-touch sums, so they add up to the conversions
+        let credited = Spi::get_one::<f64>(
+            "SELECT sum(conversions) FROM attribute_channels('tp', 'cv', model => 'shapley')",
+        )
+        .unwrap();
+        assert!((credited.unwrap() - 400.0).abs() < 1e-9);
+        let markov = Spi::get_two::<f64, i64>(
+            "SELECT sum(conversions), count(removal_effect) FROM attribute_channels('tp', 'cv', model => 'markov')
+             WHERE channel IS NOT NULL",
+        )
+        .unwrap();
+        let attributed = Spi::get_one::<f64>(
+            "SELECT sum(conversions) FROM attribute_channels('tp', 'cv') WHERE channel IS NOT NULL",
+        )
+        .unwrap();
+        assert!((markov.0.unwrap() - attributed.unwrap()).abs() < 1e-9);
+        assert_eq!(markov.1, Some(5));
+    }
+
+    #[pg_test]
+    fn without_conversions_markov_gives_zero_credit_and_no_effect() {
+        let rows = channel_rows(
+            "SELECT channel, conversions, value, removal_effect FROM attribute_paths(
+                 'SELECT * FROM (VALUES (''a>b'', 0, 0, 3)) p', model => 'markov')",
+        );
+        assert_eq!(rows, [(Some("a".to_string()), 0.0, 0.0, None), (Some("b".to_string()), 0.0, 0.0, None)]);
+    }
+
+    #[pg_test]
+    fn data_driven_arguments_are_checked() {
+        random_journeys();
+        for args in [
+            "model => 'markov', markov_order => 0",
+            "model => 'markov', markov_order => 9",
+            "max_channels => 0",
+            "model => 'markov', seed => NULL",
+        ] {
+            let state = sqlstate_of(&format!("SELECT * FROM attribute_channels('tp', 'cv', {args})"));
+            assert_eq!(state.as_deref(), Some("22023"), "{args}");
+        }
+        let (_, message) =
+            error_of("SELECT * FROM markov_transition_matrix('SELECT ''a'', 1, 0, 0', markov_order => 12)")
+                .unwrap();
+        assert_eq!(message, "markov_order must be between 1 and 8, not 12");
+        // max_channels => 2 keeps the two channels in most conversions and names the rest 'other'
+        let names = Spi::get_one::<String>(
+            "SELECT string_agg(channel, ',' ORDER BY channel) FROM attribute_paths(
+                 'SELECT * FROM (VALUES (''a>b'', 3, 0, 0), (''c>a'', 2, 0, 0), (''d'', 1, 0, 0)) p',
+                 model => 'shapley', max_channels => 2)",
+        )
+        .unwrap();
+        assert_eq!(names.as_deref(), Some("a,b,other"));
+    }
 }

@@ -50,6 +50,7 @@ impl MarkovOptions {
 /// Weighted transition counts, path by path.
 pub struct ChainBuilder {
     options: MarkovOptions,
+    state_limit: usize,
     histories: FxHashMap<Box<[ChannelId]>, u32>,
     /// In creation order: state FIRST_HISTORY + i.
     history_list: Vec<Box<[ChannelId]>>,
@@ -59,8 +60,13 @@ pub struct ChainBuilder {
 
 impl ChainBuilder {
     pub fn new(options: MarkovOptions) -> Self {
+        Self::with_state_limit(options, MAX_STATES)
+    }
+
+    fn with_state_limit(options: MarkovOptions, state_limit: usize) -> Self {
         ChainBuilder {
             options,
+            state_limit,
             histories: FxHashMap::default(),
             history_list: Vec::new(),
             edges: FxHashMap::default(),
@@ -93,10 +99,10 @@ impl ChainBuilder {
             let to = match self.histories.get(history) {
                 Some(&id) => id,
                 None => {
-                    if self.history_list.len() >= MAX_STATES {
+                    if self.history_list.len() >= self.state_limit {
                         return Err(Error::new(
                             ErrorKind::ProgramLimit,
-                            format!("the Markov chain would have more than {MAX_STATES} states"),
+                            format!("the Markov chain would have more than {} states", self.state_limit),
                         )
                         .with_hint("lower markov_order, or map rare channels together with max_channels"));
                     }
@@ -664,6 +670,18 @@ mod tests {
         let paths: &[(&[ChannelId], f64, f64)] = &[(&[A, B], 0.0, 2.0)];
         assert_close(&effects(paths, 1, false, 2), 0.0, &[None, None]);
         assert_close(&effects(&[], 1, false, 2), 0.0, &[None, None]);
+    }
+
+    #[test]
+    fn more_states_than_the_limit_is_an_error_naming_it() {
+        let mut builder = ChainBuilder::with_state_limit(MarkovOptions::new(2, false).unwrap(), 3);
+        builder.add_path([A, B], 1.0, 0.0).unwrap(); // (A), (A,B)
+        builder.add_path([B], 1.0, 0.0).unwrap(); // (B)
+        let e = builder.add_path([C], 1.0, 0.0).unwrap_err();
+        assert_eq!(
+            (e.kind, e.message.as_str()),
+            (ErrorKind::ProgramLimit, "the Markov chain would have more than 3 states")
+        );
     }
 
     #[test]

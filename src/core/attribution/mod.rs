@@ -89,11 +89,14 @@ pub struct PathWeights {
     pub nulls: f64,
 }
 
+/// What `Paths::for_each_path` calls: (the raw conversion if any, the path, its weights).
+pub type PathVisitor<'v> = dyn FnMut(Option<&Conversion>, &[PathTouch], PathWeights) + 'v;
+
 /// A source of weighted paths.
 pub trait Paths {
     fn channels(&self) -> &[String];
     /// Every path with its weights and, for raw data, its conversion.
-    fn for_each_path(&self, visit: &mut dyn FnMut(Option<&Conversion>, &[PathTouch], PathWeights));
+    fn for_each_path(&self, visit: &mut PathVisitor);
 }
 
 /// The paths of raw journeys: one per conversion, in id order, then (if `unconverted`) one
@@ -109,7 +112,7 @@ impl Paths for WindowedJourneys<'_> {
         self.journeys.channels()
     }
 
-    fn for_each_path(&self, visit: &mut dyn FnMut(Option<&Conversion>, &[PathTouch], PathWeights)) {
+    fn for_each_path(&self, visit: &mut PathVisitor) {
         self.journeys.for_each_path(&self.window, |conversion, path| {
             visit(
                 Some(conversion),
@@ -136,7 +139,7 @@ impl Paths for WeightedPaths {
         &self.channels
     }
 
-    fn for_each_path(&self, visit: &mut dyn FnMut(Option<&Conversion>, &[PathTouch], PathWeights)) {
+    fn for_each_path(&self, visit: &mut PathVisitor) {
         for (path, weights) in &self.paths {
             visit(None, path, *weights);
         }
