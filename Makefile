@@ -110,11 +110,12 @@ demo: install-release
 
 # Side-by-side benchmarks (bench/run.py, docs/benchmarks.md): release build, a benchmark
 # cluster as postgres on BENCH_PORT, the data at SCALE (tiny, small, medium, large; kept
-# between runs), the runs, the report. Not part of `make test`.
+# between runs), the runs, the report; ONLY=regex runs the matching cases alone (no docs).
+# Not part of `make test`.
 bench: install-release bench/.venv/installed
 	@read -r port socket < <(PG_OPTIONS="$(BENCH_SERVER_OPTIONS)" tests/cluster.sh start $(BENCH_DATA) $(BENCH_PORT)); \
 	echo "benchmark cluster: data dir $(BENCH_DATA), port $$port"; \
-	bench/.venv/bin/python bench/run.py --scale $(SCALE) --host "$$socket" --port "$$port"
+	bench/.venv/bin/python bench/run.py --scale $(SCALE) --host "$$socket" --port "$$port" $(if $(ONLY),--only '$(ONLY)')
 
 bench/.venv/installed: bench/requirements.txt
 	@for package in python3 python3-venv; do \

@@ -308,6 +308,38 @@ def paths_case(model: str) -> Case:
     )
 
 
+def channelattribution_markov(order: int) -> Callable:
+    """psycopg fetch of the path table and channelattribution's markov_model (simulation,
+    one core, its default convergence), results copied back."""
+
+    def run(conn, table):
+        import pandas as pd
+        from ChannelAttribution import markov_model
+
+        frame = pd.DataFrame(conn.execute("SELECT path, conversions, value, nulls FROM paths").fetchall(),
+                             columns=["path", "conversions", "value", "nulls"])
+        result = markov_model(frame, "path", "conversions", var_value="value", var_null="nulls", order=order,
+                              sep=">", seed=0, verbose=False, flg_pro=False)
+        rows = zip(result["channel_name"], result["total_conversions"], result["total_conversion_value"])
+        copy_rows(conn, table, "channel text, conversions float8, value float8",
+                  ((c, float(n), float(v)) for c, n, v in rows))
+
+    return run
+
+
+def markov_case(order: int) -> Case:
+    return Case(
+        name=f"attribute_paths markov, order {order}",
+        ours=f"SELECT channel, conversions, value FROM attribute_paths('paths', model => 'markov', markov_order => {order})",
+        peer=channelattribution_markov(order),
+        peer_name="psycopg + channelattribution markov_model (simulated)",
+        agreement=agreement(["channel"], ["conversions", "value"]),
+        target={1: "faster than channelattribution, exact (issue 4)", 3: "under 60 s (issue 4)"}.get(order, ""),
+        # channelattribution simulates until results move by less than 5% between repetitions
+        tolerance=0.05,
+    )
+
+
 STANDARD_MAP_SQL = """CASE
     WHEN r >= 4 AND f >= 4 AND m >= 4 THEN 'Champions'
     WHEN r >= 2 AND f >= 3 AND m >= 3 THEN 'Loyal Customers'
@@ -558,6 +590,7 @@ def all_cases(args) -> list[Case]:
     cases = [attribution_case(model) for model in RULE_CREDITS]
     cases.append(touchpoints_case())
     cases += [paths_case(model) for model in ["linear", "position_based"]]
+    cases += [markov_case(order) for order in [1, 3]]
     cases += rfm_cases(as_of(args))
     cases += clv_cases(as_of(args))
     return [c for c in cases if not args.only or re.search(args.only, c.name)]
