@@ -333,10 +333,14 @@ def markov_case(order: int) -> Case:
         ours=f"SELECT channel, conversions, value FROM attribute_paths('paths', model => 'markov', markov_order => {order})",
         peer=channelattribution_markov(order),
         peer_name="psycopg + channelattribution markov_model (simulated)",
-        agreement=agreement(["channel"], ["conversions", "value"]),
+        # Conversions only: channelattribution shares value by a second, value-weighted removal
+        # effect, where issue 4 shares it like conversions.
+        agreement=agreement(["channel"], ["conversions"]),
         target={1: "faster than channelattribution, exact (issue 4)", 3: "under 60 s (issue 4)"}.get(order, ""),
-        # channelattribution simulates until results move by less than 5% between repetitions
-        tolerance=0.05,
+        # channelattribution's simulated removal effects are off the exact ones by several
+        # percent (on a 5-path example solved by hand: 0.511 for 0.554); exactness is tested
+        # in src/core/attribution/markov.rs, not here.
+        tolerance=0.15,
     )
 
 
