@@ -23,6 +23,19 @@ FROM unnest(ARRAY['first_touch', 'last_non_direct', 'linear', 'time_decay', 'pos
 GROUP BY channel
 ORDER BY channel;
 
+\echo '== Data-driven: Markov removal effects (order 2, exact) and Shapley, next to last touch'
+SELECT channel,
+       round(max(conversions) FILTER (WHERE model = 'last_touch')::numeric, 1) AS last_touch,
+       round(max(conversions) FILTER (WHERE model = 'markov')::numeric, 1) AS markov,
+       round(max(removal_effect)::numeric, 3) AS removal_effect,
+       round(max(conversions) FILTER (WHERE model = 'shapley')::numeric, 1) AS shapley,
+       (SELECT true_effect FROM channels k WHERE k.channel = a.channel) AS true_effect
+FROM unnest(ARRAY['last_touch', 'markov', 'shapley']) AS model,
+     LATERAL attribute_channels('SELECT customer_id, ts, channel FROM touchpoints', 'conversions',
+                                model => model, markov_order => 2) AS a
+GROUP BY channel
+ORDER BY channel;
+
 \echo '== Revenue credited per channel, linear model, 14-day lookback'
 SELECT channel, round(value::numeric, 2) AS revenue, round(conversions::numeric, 1) AS conversions, touches
 FROM attribute_channels('SELECT customer_id, ts, channel FROM touchpoints', 'conversions',

@@ -287,6 +287,7 @@ impl Chain {
                     seen[s as usize] = false;
                     xc[s as usize] = x[s as usize];
                 }
+                // removing states can only lower P; clamp rounding below 0
                 Some(((p - p_c) / p).max(0.0))
             })
             .collect();
@@ -298,8 +299,8 @@ impl Chain {
 struct Solver<'a> {
     chain: &'a Chain,
     component_of: Vec<u32>,
-    /// Per component: an upper bound of ||(I - Q_component)^-1||_inf, the most expected
-    /// visits inside it, for components solved iteratively (0 for the others until needed).
+    /// Per component solved iteratively, computed when first needed: an upper bound of
+    /// ||(I - Q_component)^-1||_inf, the most expected visits inside it.
     visit_bound: std::cell::RefCell<FxHashMap<u32, f64>>,
 }
 
@@ -355,18 +356,8 @@ impl<'a> Solver<'a> {
             let group: Vec<u32> = group.iter().copied().filter(|&s| !is_removed(s)).collect();
             match group.len() {
                 0 => {}
-                1 => {
-                    let s = group[0];
-                    let (mut diagonal, mut rhs) = (0.0, 0.0);
-                    for (t, p) in self.chain.transitions(s) {
-                        if t == s {
-                            diagonal += p;
-                        } else if !is_removed(t) {
-                            rhs += p * x[t as usize];
-                        }
-                    }
-                    x[s as usize] = rhs / (1.0 - diagonal);
-                }
+                // every other state's value is known: one update is exact
+                1 => self.update(x, group[0], &is_removed),
                 n if n <= DENSE_MAX => self.solve_dense(x, &group, &is_removed),
                 _ => {
                     let component = self.component_of[group[0] as usize];
@@ -375,6 +366,20 @@ impl<'a> Solver<'a> {
                 }
             }
         }
+    }
+
+    /// x_s from its equation, given every other state's current value (a self-loop moves
+    /// to the left-hand side).
+    fn update(&self, x: &mut [f64], s: u32, is_removed: &dyn Fn(u32) -> bool) {
+        let (mut diagonal, mut rhs) = (0.0, 0.0);
+        for (t, p) in self.chain.transitions(s) {
+            if t == s {
+                diagonal += p;
+            } else if !is_removed(t) {
+                rhs += p * x[t as usize];
+            }
+        }
+        x[s as usize] = rhs / (1.0 - diagonal);
     }
 
     /// Gaussian elimination with partial pivoting on (I - Q_gg) x_g = b_g + Q_g,rest x_rest.
@@ -440,15 +445,7 @@ impl<'a> Solver<'a> {
             // sweep in reverse creation order: later (deeper) states first, so values
             // flow back towards (start) within one sweep
             for &s in group.iter().rev() {
-                let (mut diagonal, mut rhs) = (0.0, 0.0);
-                for (t, p) in self.chain.transitions(s) {
-                    if t == s {
-                        diagonal += p;
-                    } else if !is_removed(t) {
-                        rhs += p * x[t as usize];
-                    }
-                }
-                x[s as usize] = rhs / (1.0 - diagonal);
+                self.update(x, s, is_removed);
             }
             let residual = group
                 .iter()
