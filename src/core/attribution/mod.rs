@@ -195,6 +195,20 @@ impl Attribution {
                 Crediter::Shapley(shapley)
             }
         };
+        // last_non_direct reads exclusions by the ids after merging: a merged channel is
+        // excluded when every channel in it is
+        let excluded = match merge {
+            None => self.excluded.clone(),
+            Some(merge) => {
+                let mut excluded = vec![true; channels.len()];
+                for (old, &new) in merge.iter().enumerate() {
+                    if !self.excluded.get(old).copied().unwrap_or(false) {
+                        excluded[new as usize] = false;
+                    }
+                }
+                excluded
+            }
+        };
         let mut shaped = Vec::new();
         paths.for_each_path(&mut |conversion, path, weights| {
             if conversion.is_none() && weights.conversions == 0.0 && weights.value == 0.0 {
@@ -203,7 +217,7 @@ impl Attribution {
             shaped.clear();
             shaped.extend_from_slice(path);
             self.shape(&mut shaped, merge);
-            let credits = crediter.credit(&shaped, conversion.map_or(0, |c| c.ts), &self.excluded);
+            let credits = crediter.credit(&shaped, conversion.map_or(0, |c| c.ts), &excluded);
             visit(conversion, &shaped, &credits, weights);
         });
         let removal_effects = match crediter {
@@ -575,5 +589,14 @@ mod tests {
         let (names, _, out) = credited(&a, &paths);
         assert_eq!(names, ["a", "c", "other"]);
         assert_eq!(out.iter().map(|p| p.0.clone()).collect::<Vec<_>>(), [vec![0, 2], vec![0, 1]]);
+        // last_non_direct skipping b (merged into 'other' with d, which is not skipped) and a
+        // (kept): on a>other the last non-excluded touch is 'other'; with d skipped too, 'other'
+        // is all-excluded and the last touch that is not is a
+        let mut a = attribution("last_non_direct", vec![true, true, false, false]);
+        a.max_channels = Some(2);
+        assert_eq!(credited(&a, &paths).2[0], (vec![0, 2], vec![0.0, 1.0]));
+        let mut a = attribution("last_non_direct", vec![false, true, false, true]);
+        a.max_channels = Some(2);
+        assert_eq!(credited(&a, &paths).2[0], (vec![0, 2], vec![1.0, 0.0]));
     }
 }
