@@ -806,10 +806,13 @@ mod tests {
             let state = sqlstate_of(&format!("SELECT * FROM attribute_channels('tp', 'cv', {args})"));
             assert_eq!(state.as_deref(), Some("22023"), "{args}");
         }
-        let (_, message) =
+        let (state, message) =
             error_of("SELECT * FROM markov_transition_matrix('SELECT ''a'', 1, 0, 0', markov_order => 12)")
                 .unwrap();
-        assert_eq!(message, "markov_order must be between 1 and 8, not 12");
+        assert_eq!(
+            (state.as_str(), message.as_str()),
+            ("22023", "markov_order must be between 1 and 8, not 12")
+        );
         // max_channels => 2 keeps the two channels in most conversions and names the rest 'other'
         let names = Spi::get_one::<String>(
             "SELECT string_agg(channel, ',' ORDER BY channel) FROM attribute_paths(
