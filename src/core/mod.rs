@@ -1,6 +1,7 @@
 //! The maths, free of Postgres: every module here is plain Rust, tested with `#[test]`.
 
 pub mod attribution;
+pub mod clustering;
 pub mod clv;
 pub mod interner;
 pub mod journey;
