@@ -12,6 +12,8 @@
 //! | Number    | smallint, integer, bigint, real, float8, numeric | float8                  |
 //! | Text      | text, varchar, char, name                        | text                    |
 //! | Path      | a Text type, or text[] / varchar[]               | list of channel names   |
+//! | Boolean   | boolean                                          | bool                    |
+//! | Feature   | a Number type, or float8[]                       | float8, list of float8  |
 //!
 //! Domains count as their base type. A wrong column count or type is an ERROR 42804 that
 //! names the position, the column, the type found and the types accepted. Errors of the
@@ -39,6 +41,9 @@ pub enum Kind {
     Text,
     /// A list of names: an array, or a text split on a separator.
     Path,
+    Boolean,
+    /// A number, or a float8[] of them.
+    Feature,
 }
 
 impl Kind {
@@ -49,6 +54,8 @@ impl Kind {
             Kind::Number => "a number (smallint, integer, bigint, real, double precision or numeric)",
             Kind::Text => "text, varchar, char or name",
             Kind::Path => "text or text[]",
+            Kind::Boolean => "boolean",
+            Kind::Feature => "a number or double precision[]",
         }
     }
 }
@@ -70,22 +77,57 @@ pub struct Shape {
     /// The argument's name in the SQL signature, used in messages.
     pub argument: &'static str,
     pub columns: &'static [Column],
+    /// What may follow `columns`.
+    pub more: More,
+}
+
+/// Columns a query may add after a shape's fixed ones.
+#[derive(Debug, Clone, Copy)]
+pub enum More {
+    Nothing,
+    /// At most one more column of this kind.
+    Optional(Column),
+    /// Any number of further columns of this kind.
+    Repeated(Column),
 }
 
 impl Shape {
     fn describe(&self) -> String {
-        let columns: Vec<String> = self
-            .columns
-            .iter()
-            .map(|c| match c.kind {
-                Kind::Key => format!("{} any", c.name),
-                Kind::Timestamp => format!("{} timestamptz", c.name),
-                Kind::Number => format!("{} numeric", c.name),
-                Kind::Text => format!("{} text", c.name),
-                Kind::Path => format!("{} text or text[]", c.name),
-            })
-            .collect();
+        let describe = |c: &Column| match c.kind {
+            Kind::Key => format!("{} any", c.name),
+            Kind::Timestamp => format!("{} timestamptz", c.name),
+            Kind::Number => format!("{} numeric", c.name),
+            Kind::Text => format!("{} text", c.name),
+            Kind::Path => format!("{} text or text[]", c.name),
+            Kind::Boolean => format!("{} boolean", c.name),
+            Kind::Feature => format!("{} numeric or float8[]", c.name),
+        };
+        let mut columns: Vec<String> = self.columns.iter().map(describe).collect();
+        match &self.more {
+            More::Nothing => {}
+            More::Optional(c) => columns.push(format!("[{}]", describe(c))),
+            More::Repeated(c) => columns.push(format!("{}, ...", describe(c))),
+        }
         format!("({})", columns.join(", "))
+    }
+
+    /// Whether a result of `count` columns fits.
+    fn accepts(&self, count: usize) -> bool {
+        let fixed = self.columns.len();
+        match self.more {
+            More::Nothing => count == fixed,
+            More::Optional(_) => count == fixed || count == fixed + 1,
+            More::Repeated(_) => count >= fixed,
+        }
+    }
+
+    /// The expected column at `index` (within `accepts`).
+    fn column(&self, index: usize) -> &Column {
+        match (self.columns.get(index), &self.more) {
+            (Some(column), _) => column,
+            (None, More::Optional(column) | More::Repeated(column)) => column,
+            (None, More::Nothing) => unreachable!("column {index} of {} is beyond its shape", self.argument),
+        }
     }
 }
 
@@ -153,6 +195,8 @@ enum Reader {
     Timestamp,
     Date,
     TextArray,
+    Bool,
+    Float8Array,
     /// Any other type, through its output function (keys only).
     Output(pg_sys::Oid),
 }
@@ -176,6 +220,8 @@ impl Reader {
             Some(TIMESTAMPOID) => Reader::Timestamp,
             Some(DATEOID) => Reader::Date,
             Some(TEXTARRAYOID | VARCHARARRAYOID) => Reader::TextArray,
+            Some(BOOLOID) => Reader::Bool,
+            Some(FLOAT8ARRAYOID) => Reader::Float8Array,
             _ => Reader::Output(base),
         };
         // a key of a type without a text reader of its own goes through its output function
@@ -186,22 +232,20 @@ impl Reader {
             _ if kind == Kind::Key => Reader::Output(base),
             _ => reader,
         };
+        let is_number = matches!(
+            reader,
+            Reader::Int2 | Reader::Int4 | Reader::Int8 | Reader::Float4 | Reader::Float8 | Reader::Numeric
+        );
         let accepted = match kind {
             Kind::Key => true,
             Kind::Text => matches!(reader, Reader::Varlena | Reader::Bpchar | Reader::Name),
             Kind::Path => {
                 matches!(reader, Reader::Varlena | Reader::Bpchar | Reader::Name | Reader::TextArray)
             }
-            Kind::Number => matches!(
-                reader,
-                Reader::Int2
-                    | Reader::Int4
-                    | Reader::Int8
-                    | Reader::Float4
-                    | Reader::Float8
-                    | Reader::Numeric
-            ),
+            Kind::Number => is_number,
             Kind::Timestamp => matches!(reader, Reader::TimestampTz | Reader::Timestamp | Reader::Date),
+            Kind::Boolean => matches!(reader, Reader::Bool),
+            Kind::Feature => is_number || matches!(reader, Reader::Float8Array),
         };
         if !accepted {
             return None;
@@ -224,6 +268,7 @@ pub struct Row<'r> {
     /// The database encoding is UTF-8.
     utf8: bool,
     readers: &'r [Reader],
+    names: &'r [String],
     datums: &'r [Option<pg_sys::Datum>],
 }
 
@@ -274,6 +319,39 @@ impl KeyValue<'_> {
 }
 
 impl Row<'_> {
+    /// How many columns the query returned.
+    pub fn len(&self) -> usize {
+        self.datums.len()
+    }
+
+    /// The query's name for column `index`.
+    pub fn column_name(&self, index: usize) -> &str {
+        &self.names[index]
+    }
+
+    /// A Boolean column; NULL is None.
+    pub fn boolean(&self, index: usize) -> Option<bool> {
+        Some(self.datums[index]?.value() != 0)
+    }
+
+    /// Whether a Feature column is an array.
+    pub fn is_array(&self, index: usize) -> bool {
+        matches!(self.readers[index], Reader::Float8Array)
+    }
+
+    /// An array Feature column as float8s, NULL elements as None; NULL is None. NaN and
+    /// infinity raise 22023.
+    pub fn numbers(&self, index: usize) -> Option<Vec<Option<f64>>> {
+        let datum = self.datums[index]?;
+        let values =
+            unsafe { Vec::<Option<f64>>::from_polymorphic_datum(datum, false, pg_sys::FLOAT8ARRAYOID) }
+                .unwrap_or_default();
+        if values.iter().flatten().any(|x| !x.is_finite()) {
+            self.not_finite(index, "NaN or infinite").raise();
+        }
+        Some(values)
+    }
+
     /// A Key column; NULL is None.
     pub fn key(&self, index: usize) -> Option<KeyValue<'_>> {
         let datum = self.datums[index]?;
@@ -383,7 +461,7 @@ impl Row<'_> {
     }
 
     fn not_finite(&self, index: usize, what: &str) -> Error {
-        let column = &self.shape.columns[index];
+        let column = self.shape.column(index);
         let context = match self.shape.columns[0].kind {
             Kind::Key | Kind::Text if index != 0 => match self.text(0) {
                 Some(first) => format!(" (row with {} '{}')", self.shape.columns[0].name, &*first),
@@ -395,7 +473,7 @@ impl Row<'_> {
             "{}: column {} ({}) is {what}{context}",
             self.shape.argument,
             index + 1,
-            column.name
+            if index < self.shape.columns.len() { column.name } else { &self.names[index] }
         ))
         .with_hint("pg_marketing needs finite values; filter such rows out or replace them in the query")
     }
@@ -422,22 +500,24 @@ unsafe fn varlena_text<'a>(datum: pg_sys::Datum, utf8: bool) -> Cow<'a, str> {
 /// Checks the result's columns against the shape and picks a reader for each.
 unsafe fn readers_for(shape: &Shape, tupdesc: pg_sys::TupleDesc) -> Result<Vec<Reader>, Error> {
     let natts = (*tupdesc).natts as usize;
-    if natts != shape.columns.len() {
+    if !shape.accepts(natts) {
+        let expected = match shape.more {
+            More::Nothing => format!("{} are", shape.columns.len()),
+            More::Optional(_) => format!("{} or {} are", shape.columns.len(), shape.columns.len() + 1),
+            More::Repeated(_) => format!("at least {} are", shape.columns.len()),
+        };
         return Err(Error::datatype_mismatch(format!(
-            "{}: the query returns {} column{}, but {} are expected: {}",
+            "{}: the query returns {} column{}, but {expected} expected: {}",
             shape.argument,
             natts,
             if natts == 1 { "" } else { "s" },
-            shape.columns.len(),
             shape.describe()
         ))
         .with_hint("columns are read by position; select exactly these columns in this order"));
     }
-    shape
-        .columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| {
+    (0..natts)
+        .map(|i| {
+            let column = shape.column(i);
             let attribute = (*tupdesc).attrs.as_slice(natts)[i];
             let type_oid = attribute.atttypid;
             Reader::for_column(column.kind, type_oid).ok_or_else(|| {
@@ -466,6 +546,8 @@ fn cast_for(kind: Kind) -> &'static str {
         Kind::Key | Kind::Text | Kind::Path => "text",
         Kind::Timestamp => "timestamptz",
         Kind::Number => "float8",
+        Kind::Boolean => "boolean",
+        Kind::Feature => "float8",
     }
 }
 
@@ -489,7 +571,8 @@ pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMu
         shape,
         readers: Vec::new(),
         utf8: unsafe { pg_sys::GetDatabaseEncoding() } == pg_sys::pg_enc::PG_UTF8 as i32,
-        datums: vec![None; shape.columns.len()],
+        names: Vec::new(),
+        datums: Vec::new(),
         visit: &mut visit,
         batch_memory: PgMemoryContexts::new("pg_marketing input batch"),
         rows_in_batch: 0,
@@ -520,6 +603,8 @@ struct Receiver<'a> {
     base: pg_sys::DestReceiver,
     shape: &'a Shape,
     readers: Vec<Reader>,
+    /// The query's column names.
+    names: Vec<String>,
     utf8: bool,
     datums: Vec<Option<pg_sys::Datum>>,
     visit: &'a mut dyn FnMut(&Row),
@@ -535,6 +620,14 @@ unsafe extern "C-unwind" fn startup(
 ) {
     let receiver = &mut *(receiver as *mut Receiver);
     receiver.readers = readers_for(receiver.shape, typeinfo).or_raise();
+    let natts = (*typeinfo).natts as usize;
+    receiver.names = (*typeinfo)
+        .attrs
+        .as_slice(natts)
+        .iter()
+        .map(|attribute| CStr::from_ptr(attribute.attname.data.as_ptr()).to_string_lossy().into_owned())
+        .collect();
+    receiver.datums = vec![None; natts];
 }
 
 #[pg_guard]
@@ -563,8 +656,8 @@ unsafe extern "C-unwind" fn receive_slot(
     for (slot_datum, (&value, &null)) in receiver.datums.iter_mut().zip(values.iter().zip(nulls)) {
         *slot_datum = (!null).then_some(value);
     }
-    let Receiver { shape, readers, utf8, datums, visit, batch_memory, .. } = receiver;
-    batch_memory.switch_to(|_| visit(&Row { shape, utf8: *utf8, readers, datums }));
+    let Receiver { shape, readers, names, utf8, datums, visit, batch_memory, .. } = receiver;
+    batch_memory.switch_to(|_| visit(&Row { shape, utf8: *utf8, readers, names, datums }));
     receiver.rows_in_batch += 1;
     if receiver.rows_in_batch == BATCH_ROWS {
         receiver.rows_in_batch = 0;

@@ -46,7 +46,7 @@ mod tests {
     use pgrx::prelude::*;
 
     use super::{error_of, sqlstate_of};
-    use crate::input::{self, column, Column, Kind, Shape};
+    use crate::input::{self, column, Column, Kind, More, Shape};
 
     const TOUCHES: &[Column] = &[
         column("journey_key", Kind::Key),
@@ -59,7 +59,7 @@ mod tests {
     /// tests below see exactly what the input layer produced.
     #[pg_extern]
     fn read_touches(source: &str) -> SetOfIterator<'static, String> {
-        let shape = Shape { argument: "touches", columns: TOUCHES };
+        let shape = Shape { argument: "touches", columns: TOUCHES, more: More::Nothing };
         let mut rendered = Vec::new();
         input::for_each_row(&shape, source, |row| {
             let show = |v: Option<String>| v.unwrap_or_else(|| "NULL".into());

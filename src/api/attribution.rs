@@ -12,7 +12,7 @@ use crate::core::journey::{
     Conversion, Interner, JourneyBuilder, Journeys, PathTouch, PathTransform, WindowOptions,
 };
 use crate::error::{Error, OrRaise};
-use crate::input::{self, column, Kind, Shape};
+use crate::input::{self, column, Kind, More, Shape};
 
 const TOUCHPOINTS: Shape = Shape {
     argument: "touchpoints",
@@ -21,6 +21,7 @@ const TOUCHPOINTS: Shape = Shape {
         column("ts", Kind::Timestamp),
         column("channel", Kind::Text),
     ],
+    more: More::Nothing,
 };
 
 const CONVERSIONS: Shape = Shape {
@@ -30,6 +31,7 @@ const CONVERSIONS: Shape = Shape {
         column("ts", Kind::Timestamp),
         column("value", Kind::Number),
     ],
+    more: More::Nothing,
 };
 
 const PATHS: Shape = Shape {
@@ -40,6 +42,7 @@ const PATHS: Shape = Shape {
         column("value", Kind::Number),
         column("nulls", Kind::Number),
     ],
+    more: More::Nothing,
 };
 
 /// The model arguments every attribution function takes, checked; exclusions are resolved

@@ -8,12 +8,13 @@ mod attribution;
 mod clv;
 mod model_cache;
 mod rfm;
+mod segments;
 
 use pgrx::datum::Interval;
 use pgrx::prelude::*;
 
 use crate::error::Error;
-use crate::input::{column, Kind, Shape};
+use crate::input::{column, Kind, More, Shape};
 
 /// Transactions as rfm_score and the CLV functions read them.
 const TRANSACTIONS: Shape = Shape {
@@ -23,6 +24,7 @@ const TRANSACTIONS: Shape = Shape {
         column("ts", Kind::Timestamp),
         column("amount", Kind::Number),
     ],
+    more: More::Nothing,
 };
 
 /// The value of a required argument; NULL raises 22023 naming the argument.

@@ -9,7 +9,7 @@ use crate::core::rfm::{
     self, CustomerSummaries, Cuts, Dimension, Monetary, NamedMap, Scored, Scoring, SegmentRule, Summary,
 };
 use crate::error::{Error, OrRaise};
-use crate::input::{self, column, Kind, Shape};
+use crate::input::{self, column, Kind, More, Shape};
 
 const SEGMENT_RULES: Shape = Shape {
     argument: "segment_map",
@@ -22,6 +22,7 @@ const SEGMENT_RULES: Shape = Shape {
         column("m_min", Kind::Number),
         column("m_max", Kind::Number),
     ],
+    more: More::Nothing,
 };
 
 /// Customers, their summaries and scores: what rfm_score and rfm_thresholds share.
