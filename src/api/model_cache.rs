@@ -36,9 +36,26 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbDatum {
 pgrx::impl_sql_translatable!(JsonbDatum, arg_only = "jsonb");
 
 struct Cached<T> {
-    /// The model's jsonb bytes, detoasted.
+    /// The model's datum as passed (see `identity`).
     bytes: Vec<u8>,
     value: T,
+}
+
+/// Bytes that equal only for equal models: the datum as passed, without detoasting. A
+/// model read from a table is usually compressed or stored out of line (it exceeds 2 kB);
+/// detoasting it for every row would cost more than scoring. Equal compressed bytes hold
+/// equal values, and an on-disk TOAST pointer names a value that TOAST never changes in
+/// place. Other out-of-line pointers (indirect, expanded) point into memory that may
+/// change, so their values are detoasted and compared.
+unsafe fn identity<'a>(varlena: *mut pg_sys::varlena) -> &'a [u8] {
+    let on_disk = pgrx::varlena::varatt_is_1b_e(varlena)
+        && *(varlena as *const u8).add(1) == pg_sys::vartag_external::VARTAG_ONDISK as u8;
+    if on_disk || !pgrx::varlena::varatt_is_1b_e(varlena) {
+        std::slice::from_raw_parts(varlena as *const u8, pgrx::varlena::varsize_any(varlena))
+    } else {
+        let detoasted = pg_sys::pg_detoast_datum_packed(varlena);
+        std::slice::from_raw_parts(detoasted as *const u8, pgrx::varlena::varsize_any(detoasted))
+    }
 }
 
 /// The parsed model of `model` at this call site: from fn_extra when the bytes are the
@@ -52,11 +69,7 @@ pub fn cached_model<T: 'static>(
     // this call site and holds only a Cached<T> (one T per SQL function); it lives in
     // fn_mcxt, which outlives the call.
     unsafe {
-        let varlena = pg_sys::pg_detoast_datum_packed(model.0.cast_mut_ptr());
-        let bytes = std::slice::from_raw_parts(
-            pgrx::varlena::vardata_any(varlena) as *const u8,
-            pgrx::varlena::varsize_any_exhdr(varlena),
-        );
+        let bytes = identity(model.0.cast_mut_ptr());
         let flinfo = (*fcinfo).flinfo;
         let extra = (*flinfo).fn_extra as *mut Cached<T>;
         if !extra.is_null() && (*extra).bytes == bytes {

@@ -161,7 +161,10 @@ fn interrupt() {
 
 fn fit(features: Option<&str>, options: &FitOptions, keep_keys: bool) -> (Vec<String>, clustering::Fitted) {
     let Features { keys, names, data } = read_features(required(features, "features"), keep_keys);
+    let started = std::time::Instant::now();
     let fitted = clustering::fit(data, names, options, &mut interrupt).or_raise();
+    // the fit alone, without reading the rows: what bench/run.py compares with scikit-learn
+    debug1!("pg_marketing: fit seconds: {:.6}", started.elapsed().as_secs_f64());
     if !fitted.constant_features.is_empty() {
         notice!(
             "pg_marketing: constant feature(s) {} got scale 1; they do not separate segments",

@@ -15,7 +15,7 @@ use linfa::prelude::*;
 use linfa_clustering::{GaussianMixtureModel, GmmInitMethod, KMeans, KMeansInit};
 use ndarray::{Array2, ArrayView2, Axis};
 use rand::seq::index::sample;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
@@ -514,7 +514,8 @@ fn lloyd(
                 .fit(&dataset)
                 .map_err(|e| Error::invalid_parameter(format!("k-means failed: {e}")))
         };
-        let mut fitted = step(KMeansInit::KMeansPlusPlus)?;
+        let mut fitted =
+            step(KMeansInit::Precomputed(greedy_kmeans_plusplus(scaled, options.k, &mut rng.clone())))?;
         let mut iterations = 1;
         while iterations < options.max_iter {
             interrupt();
@@ -537,23 +538,75 @@ fn lloyd(
     // stopped by the tolerance is not quite its members' mean; a last plain Lloyd update
     // makes it so (an empty segment keeps its centroid).
     let labels = fitted.predict(&dataset);
-    let mut sums = Array2::<f64>::zeros(fitted.centroids().raw_dim());
+    let d = scaled.ncols();
+    let data = scaled.as_slice().expect("the scaled rows are one standard layout array");
+    let mut sums = vec![0.0; options.k * d];
     let mut counts = vec![0usize; options.k];
-    for (row, &label) in scaled.rows().into_iter().zip(labels.iter()) {
-        let mut sum = sums.row_mut(label);
-        sum += &row;
+    for (row, &label) in data.chunks_exact(d).zip(labels.iter()) {
+        sums[label * d..(label + 1) * d].iter_mut().zip(row).for_each(|(sum, x)| *sum += x);
         counts[label] += 1;
     }
-    for ((mut sum, centroid), &count) in
-        sums.rows_mut().into_iter().zip(fitted.centroids().rows()).zip(&counts)
+    let mut centroids = fitted.centroids().clone();
+    for ((mut centroid, sum), &count) in
+        centroids.rows_mut().into_iter().zip(sums.chunks_exact(d)).zip(&counts)
     {
-        if count == 0 {
-            sum.assign(&centroid);
-        } else {
-            sum /= count as f64;
+        if count > 0 {
+            centroid.iter_mut().zip(sum).for_each(|(c, s)| *c = s / count as f64);
         }
     }
-    Ok((sums, iterations))
+    Ok((centroids, iterations))
+}
+
+/// Greedy k-means++ (Arthur and Vassilvitskii 2007, as scikit-learn seeds k-means): each
+/// centroid after the first is the best of 2 + ln k candidates drawn with probability
+/// proportional to the squared distance to the nearest centroid so far, "best" meaning
+/// the lowest sum of those distances once it is added. linfa offers the plain k-means++
+/// (one candidate); on the benchmark's 8 overlapping blobs (10,000 rows) a run seeded by
+/// it ended at an inertia of 27,141 where this seeding and scikit-learn reach 22,671.
+fn greedy_kmeans_plusplus(scaled: ArrayView2<f64>, k: usize, rng: &mut Xoshiro256Plus) -> Array2<f64> {
+    let (n, d) = scaled.dim();
+    let data = scaled.as_standard_layout();
+    let data = data.as_slice().expect("a standard layout array is contiguous");
+    let row = |i: usize| &data[i * d..(i + 1) * d];
+    let squared = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum() };
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut chosen = vec![rng.gen_range(0..n)];
+    let mut nearest: Vec<f64> = (0..n).map(|i| squared(row(i), row(chosen[0]))).collect();
+    let mut candidate_nearest = vec![0.0; n];
+    let mut best_nearest = vec![0.0; n];
+    while chosen.len() < k {
+        let cumulative: Vec<f64> = nearest
+            .iter()
+            .scan(0.0, |total, x| {
+                *total += x;
+                Some(*total)
+            })
+            .collect();
+        let potential = cumulative[n - 1];
+        let mut best: Option<(f64, usize)> = None;
+        for _ in 0..trials {
+            // all points at distance 0 from the centroids: any point will do
+            let candidate = if potential > 0.0 {
+                let target = rng.gen::<f64>() * potential;
+                cumulative.partition_point(|&c| c <= target).min(n - 1)
+            } else {
+                rng.gen_range(0..n)
+            };
+            let mut total = 0.0;
+            for (i, (out, &near)) in candidate_nearest.iter_mut().zip(&nearest).enumerate() {
+                *out = near.min(squared(row(i), row(candidate)));
+                total += *out;
+            }
+            if best.is_none_or(|(lowest, _)| total < lowest) {
+                best = Some((total, candidate));
+                std::mem::swap(&mut best_nearest, &mut candidate_nearest);
+            }
+        }
+        let (_, candidate) = best.expect("at least two trials");
+        chosen.push(candidate);
+        std::mem::swap(&mut nearest, &mut best_nearest);
+    }
+    scaled.select(Axis(0), &chosen)
 }
 
 /// A Gaussian mixture (full covariances, initialised by k-means) fitted by linfa's EM.
@@ -590,8 +643,8 @@ fn gaussian_mixture(
 /// rows; None when the sample has fewer than 2 segments or as many segments as rows.
 ///
 /// Hand-written rather than linfa's `silhouette_score`: linfa 0.8.1 takes 6.7 s on 10,000
-/// rows of 8 features (a hash map lookup per pair, one thread); this loop takes well under
-/// a second. The core tests check the two agree.
+/// rows of 8 features (a hash map lookup per pair, one thread); this loop, which computes
+/// each pair once, 0.23 s. The core tests check the two agree.
 pub fn silhouette(
     scaled: ArrayView2<f64>,
     labels: &[usize],
@@ -613,18 +666,26 @@ pub fn silhouette(
     if present < 2 || present >= rows.len() {
         return None;
     }
-    let mut totals = vec![0.0; k];
-    let mut sum = 0.0;
-    for &i in &rows {
+    // The sample's rows side by side, and each row's summed distance to each segment;
+    // every pair is computed once and counted for both rows.
+    let d = scaled.ncols();
+    let m = rows.len();
+    let points: Vec<f64> = rows.iter().flat_map(|&i| scaled.row(i).to_vec()).collect();
+    let sample_labels: Vec<usize> = rows.iter().map(|&i| labels[i]).collect();
+    let mut totals = vec![0.0; m * k];
+    for i in 0..m {
         interrupt();
-        totals.iter_mut().for_each(|t| *t = 0.0);
-        let x = scaled.row(i);
-        for &j in &rows {
-            let y = scaled.row(j);
-            let squared: f64 = x.iter().zip(y.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
-            totals[labels[j]] += squared.sqrt();
+        let x = &points[i * d..(i + 1) * d];
+        for j in i + 1..m {
+            let y = &points[j * d..(j + 1) * d];
+            let distance = x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt();
+            totals[i * k + sample_labels[j]] += distance;
+            totals[j * k + sample_labels[i]] += distance;
         }
-        let own = labels[i];
+    }
+    let mut sum = 0.0;
+    for (i, &own) in sample_labels.iter().enumerate() {
+        let totals = &totals[i * k..(i + 1) * k];
         // a row alone in its segment has silhouette 0 (Rousseeuw's convention, as scikit-learn)
         if counts[own] > 1 {
             let a = totals[own] / (counts[own] - 1) as f64;
@@ -635,7 +696,7 @@ pub fn silhouette(
             sum += (b - a) / a.max(b);
         }
     }
-    Some(sum / rows.len() as f64)
+    Some(sum / m as f64)
 }
 
 /// One line of kmeans_choose_k.
