@@ -687,8 +687,6 @@ def kmeans_cases(rows: int) -> list[Case]:
             peer_name="psycopg fetch + scikit-learn KMeans (n_init 1) + COPY labels",
             agreement=KMEANS_AGREEMENT,
             target="at least as fast as the export to scikit-learn at 1M rows (issue 6)",
-            # different k-means++ draws may settle the overlapping blobs differently
-            tolerance=float("inf"),
             setup=setup,
         ),
         Case(
