@@ -12,7 +12,6 @@
 //! | Number    | smallint, integer, bigint, real, float8, numeric | float8                  |
 //! | Text      | text, varchar, char, name                        | text                    |
 //! | Path      | a Text type, or text[] / varchar[]               | list of channel names   |
-//! | Boolean   | boolean                                          | bool                    |
 //! | Feature   | a Number type, or float8[]                       | float8, list of float8  |
 //!
 //! Domains count as their base type. A wrong column count or type is an ERROR 42804 that
@@ -41,7 +40,6 @@ pub enum Kind {
     Text,
     /// A list of names: an array, or a text split on a separator.
     Path,
-    Boolean,
     /// A number, or a float8[] of them.
     Feature,
 }
@@ -54,7 +52,6 @@ impl Kind {
             Kind::Number => "a number (smallint, integer, bigint, real, double precision or numeric)",
             Kind::Text => "text, varchar, char or name",
             Kind::Path => "text or text[]",
-            Kind::Boolean => "boolean",
             Kind::Feature => "a number or double precision[]",
         }
     }
@@ -85,8 +82,6 @@ pub struct Shape {
 #[derive(Debug, Clone, Copy)]
 pub enum More {
     Nothing,
-    /// At most one more column of this kind.
-    Optional(Column),
     /// Any number of further columns of this kind.
     Repeated(Column),
 }
@@ -99,13 +94,11 @@ impl Shape {
             Kind::Number => format!("{} numeric", c.name),
             Kind::Text => format!("{} text", c.name),
             Kind::Path => format!("{} text or text[]", c.name),
-            Kind::Boolean => format!("{} boolean", c.name),
             Kind::Feature => format!("{} numeric or float8[]", c.name),
         };
         let mut columns: Vec<String> = self.columns.iter().map(describe).collect();
         match &self.more {
             More::Nothing => {}
-            More::Optional(c) => columns.push(format!("[{}]", describe(c))),
             More::Repeated(c) => columns.push(format!("{}, ...", describe(c))),
         }
         format!("({})", columns.join(", "))
@@ -116,7 +109,6 @@ impl Shape {
         let fixed = self.columns.len();
         match self.more {
             More::Nothing => count == fixed,
-            More::Optional(_) => count == fixed || count == fixed + 1,
             More::Repeated(_) => count >= fixed,
         }
     }
@@ -125,7 +117,7 @@ impl Shape {
     fn column(&self, index: usize) -> &Column {
         match (self.columns.get(index), &self.more) {
             (Some(column), _) => column,
-            (None, More::Optional(column) | More::Repeated(column)) => column,
+            (None, More::Repeated(column)) => column,
             (None, More::Nothing) => unreachable!("column {index} of {} is beyond its shape", self.argument),
         }
     }
@@ -195,7 +187,6 @@ enum Reader {
     Timestamp,
     Date,
     TextArray,
-    Bool,
     Float8Array,
     /// Any other type, through its output function (keys only).
     Output(pg_sys::Oid),
@@ -220,7 +211,6 @@ impl Reader {
             Some(TIMESTAMPOID) => Reader::Timestamp,
             Some(DATEOID) => Reader::Date,
             Some(TEXTARRAYOID | VARCHARARRAYOID) => Reader::TextArray,
-            Some(BOOLOID) => Reader::Bool,
             Some(FLOAT8ARRAYOID) => Reader::Float8Array,
             _ => Reader::Output(base),
         };
@@ -244,7 +234,6 @@ impl Reader {
             }
             Kind::Number => is_number,
             Kind::Timestamp => matches!(reader, Reader::TimestampTz | Reader::Timestamp | Reader::Date),
-            Kind::Boolean => matches!(reader, Reader::Bool),
             Kind::Feature => is_number || matches!(reader, Reader::Float8Array),
         };
         if !accepted {
@@ -327,11 +316,6 @@ impl Row<'_> {
     /// The query's name for column `index`.
     pub fn column_name(&self, index: usize) -> &str {
         &self.names[index]
-    }
-
-    /// A Boolean column; NULL is None.
-    pub fn boolean(&self, index: usize) -> Option<bool> {
-        Some(self.datums[index]?.value() != 0)
     }
 
     /// Whether a Feature column is an array.
@@ -503,7 +487,6 @@ unsafe fn readers_for(shape: &Shape, tupdesc: pg_sys::TupleDesc) -> Result<Vec<R
     if !shape.accepts(natts) {
         let expected = match shape.more {
             More::Nothing => format!("{} are", shape.columns.len()),
-            More::Optional(_) => format!("{} or {} are", shape.columns.len(), shape.columns.len() + 1),
             More::Repeated(_) => format!("at least {} are", shape.columns.len()),
         };
         return Err(Error::datatype_mismatch(format!(
@@ -546,7 +529,6 @@ fn cast_for(kind: Kind) -> &'static str {
         Kind::Key | Kind::Text | Kind::Path => "text",
         Kind::Timestamp => "timestamptz",
         Kind::Number => "float8",
-        Kind::Boolean => "boolean",
         Kind::Feature => "float8",
     }
 }
