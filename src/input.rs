@@ -13,6 +13,7 @@
 //! | Text      | text, varchar, char, name                        | text                    |
 //! | Path      | a Text type, or text[] / varchar[]               | list of channel names   |
 //! | Feature   | a Number type, or float8[]                       | float8, list of float8  |
+//! | Boolean   | boolean                                          | bool                    |
 //!
 //! Domains count as their base type. A wrong column count or type is an ERROR 42804 that
 //! names the position, the column, the type found and the types accepted. Errors of the
@@ -42,6 +43,7 @@ pub enum Kind {
     Path,
     /// A number, or a float8[] of them.
     Feature,
+    Boolean,
 }
 
 impl Kind {
@@ -53,6 +55,7 @@ impl Kind {
             Kind::Text => "text, varchar, char or name",
             Kind::Path => "text or text[]",
             Kind::Feature => "a number or double precision[]",
+            Kind::Boolean => "boolean",
         }
     }
 }
@@ -84,6 +87,8 @@ pub enum More {
     Nothing,
     /// Any number of further columns of this kind.
     Repeated(Column),
+    /// One further column that may be left out.
+    Optional(Column),
 }
 
 impl Shape {
@@ -95,11 +100,13 @@ impl Shape {
             Kind::Text => format!("{} text", c.name),
             Kind::Path => format!("{} text or text[]", c.name),
             Kind::Feature => format!("{} numeric or float8[]", c.name),
+            Kind::Boolean => format!("{} boolean", c.name),
         };
         let mut columns: Vec<String> = self.columns.iter().map(describe).collect();
         match &self.more {
             More::Nothing => {}
             More::Repeated(c) => columns.push(format!("{}, ...", describe(c))),
+            More::Optional(c) => columns.push(format!("[{}]", describe(c))),
         }
         format!("({})", columns.join(", "))
     }
@@ -110,6 +117,7 @@ impl Shape {
         match self.more {
             More::Nothing => count == fixed,
             More::Repeated(_) => count >= fixed,
+            More::Optional(_) => count == fixed || count == fixed + 1,
         }
     }
 
@@ -117,7 +125,7 @@ impl Shape {
     fn column(&self, index: usize) -> &Column {
         match (self.columns.get(index), &self.more) {
             (Some(column), _) => column,
-            (None, More::Repeated(column)) => column,
+            (None, More::Repeated(column) | More::Optional(column)) => column,
             (None, More::Nothing) => unreachable!("column {index} of {} is beyond its shape", self.argument),
         }
     }
@@ -188,6 +196,7 @@ enum Reader {
     Date,
     TextArray,
     Float8Array,
+    Bool,
     /// Any other type, through its output function (keys only).
     Output(pg_sys::Oid),
 }
@@ -212,6 +221,7 @@ impl Reader {
             Some(DATEOID) => Reader::Date,
             Some(TEXTARRAYOID | VARCHARARRAYOID) => Reader::TextArray,
             Some(FLOAT8ARRAYOID) => Reader::Float8Array,
+            Some(BOOLOID) => Reader::Bool,
             _ => Reader::Output(base),
         };
         // a key of a type without a text reader of its own goes through its output function
@@ -235,6 +245,7 @@ impl Reader {
             Kind::Number => is_number,
             Kind::Timestamp => matches!(reader, Reader::TimestampTz | Reader::Timestamp | Reader::Date),
             Kind::Feature => is_number || matches!(reader, Reader::Float8Array),
+            Kind::Boolean => matches!(reader, Reader::Bool),
         };
         if !accepted {
             return None;
@@ -309,7 +320,7 @@ impl KeyValue<'_> {
 
 impl Row<'_> {
     /// How many columns the query returned.
-    pub fn len(&self) -> usize {
+    pub fn column_count(&self) -> usize {
         self.datums.len()
     }
 
@@ -334,6 +345,12 @@ impl Row<'_> {
             self.not_finite(index, "NaN or infinite").raise();
         }
         Some(values)
+    }
+
+    /// A Boolean column; NULL is None.
+    pub fn boolean(&self, index: usize) -> Option<bool> {
+        let datum = self.datums[index]?;
+        Some(datum.value() != 0)
     }
 
     /// A Key column; NULL is None.
@@ -488,6 +505,7 @@ unsafe fn readers_for(shape: &Shape, tupdesc: pg_sys::TupleDesc) -> Result<Vec<R
         let expected = match shape.more {
             More::Nothing => format!("{} are", shape.columns.len()),
             More::Repeated(_) => format!("at least {} are", shape.columns.len()),
+            More::Optional(_) => format!("{} or {} are", shape.columns.len(), shape.columns.len() + 1),
         };
         return Err(Error::datatype_mismatch(format!(
             "{}: the query returns {} column{}, but {expected} expected: {}",
@@ -530,6 +548,7 @@ fn cast_for(kind: Kind) -> &'static str {
         Kind::Timestamp => "timestamptz",
         Kind::Number => "float8",
         Kind::Feature => "float8",
+        Kind::Boolean => "boolean",
     }
 }
 

@@ -47,8 +47,8 @@ const PATHS: Shape = Shape {
 
 /// The model arguments every attribution function takes, checked; exclusions are resolved
 /// to channel ids once the channels are known (`attribution`).
-struct ModelChoice {
-    model: Model,
+pub(super) struct ModelChoice {
+    pub(super) model: Model,
     exclude_channels: Vec<String>,
     transform: PathTransform,
     max_channels: Option<usize>,
@@ -56,7 +56,7 @@ struct ModelChoice {
 
 impl ModelChoice {
     #[allow(clippy::too_many_arguments)]
-    fn parse(
+    pub(super) fn parse(
         model: Option<&str>,
         half_life: Option<Interval>,
         weights: Option<Vec<Option<f64>>>,
@@ -95,7 +95,7 @@ impl ModelChoice {
         ModelChoice { model, exclude_channels, transform, max_channels }
     }
 
-    fn attribution(self, channels: &[String]) -> Attribution {
+    pub(super) fn attribution(self, channels: &[String]) -> Attribution {
         Attribution {
             excluded: Attribution::excluded_ids(channels, &self.exclude_channels),
             model: self.model,
@@ -126,41 +126,10 @@ impl RawRequest {
         max_touches: Option<i32>,
         reset_on_conversion: Option<bool>,
     ) -> Self {
-        let touchpoints = required(touchpoints, "touchpoints");
-        let conversions = required(conversions, "conversions");
-        let lookback = interval_arg(required(lookback, "lookback"));
-        if lookback <= 0 {
-            Error::invalid_parameter("lookback must be a positive interval").raise();
-        }
-        let max_touches = max_touches.map(|n| match usize::try_from(n) {
-            Ok(n) if n >= 1 => n,
-            _ => Error::invalid_parameter(format!("max_touches must be at least 1, not {n}")).raise(),
-        });
-        let reset_on_conversion = required(reset_on_conversion, "reset_on_conversion");
-
-        let mut builder = JourneyBuilder::default();
-        input::for_each_row(&CONVERSIONS, conversions, |row| {
-            if let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) {
-                builder.add_conversion(key.as_key(), ts, row.number(2).unwrap_or(0.0));
-            }
-        });
-        // Rule models credit only touches inside some conversion's window; data-driven ones
-        // also learn from the touches that did not lead to a conversion.
-        if !choice.model.learns() {
-            builder.keep_touches_near_conversions(lookback);
-        }
-        input::for_each_row(&TOUCHPOINTS, touchpoints, |row| {
-            if let (Some(key), Some(ts), Some(channel)) = (row.key(0), row.timestamp(1), row.text(2)) {
-                builder.add_touch(key.as_key(), ts, &channel);
-            }
-        });
-        let journeys = builder.into_journeys();
+        let window = window_options(lookback, max_touches, reset_on_conversion);
+        let journeys = read_journeys(touchpoints, conversions, window.lookback, choice.model.learns());
         let attribution = choice.attribution(journeys.channels());
-        RawRequest {
-            journeys,
-            window: WindowOptions { lookback, max_touches, reset_on_conversion },
-            attribution,
-        }
+        RawRequest { journeys, window, attribution }
     }
 
     fn paths(&self) -> WindowedJourneys<'_> {
@@ -170,6 +139,52 @@ impl RawRequest {
             unconverted: self.attribution.model.learns(),
         }
     }
+}
+
+/// The window arguments, checked.
+pub(super) fn window_options(
+    lookback: Option<Interval>,
+    max_touches: Option<i32>,
+    reset_on_conversion: Option<bool>,
+) -> WindowOptions {
+    let lookback = interval_arg(required(lookback, "lookback"));
+    if lookback <= 0 {
+        Error::invalid_parameter("lookback must be a positive interval").raise();
+    }
+    let max_touches = max_touches.map(|n| match usize::try_from(n) {
+        Ok(n) if n >= 1 => n,
+        _ => Error::invalid_parameter(format!("max_touches must be at least 1, not {n}")).raise(),
+    });
+    let reset_on_conversion = required(reset_on_conversion, "reset_on_conversion");
+    WindowOptions { lookback, max_touches, reset_on_conversion }
+}
+
+/// Reads conversions, then touches. Rule models credit only touches inside some
+/// conversion's window; data-driven ones (`learning`) also learn from the touches that did
+/// not lead to a conversion, so only they need every touch kept.
+pub(super) fn read_journeys(
+    touchpoints: Option<&str>,
+    conversions: Option<&str>,
+    lookback: i64,
+    learning: bool,
+) -> Journeys {
+    let touchpoints = required(touchpoints, "touchpoints");
+    let conversions = required(conversions, "conversions");
+    let mut builder = JourneyBuilder::default();
+    input::for_each_row(&CONVERSIONS, conversions, |row| {
+        if let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) {
+            builder.add_conversion(key.as_key(), ts, row.number(2).unwrap_or(0.0));
+        }
+    });
+    if !learning {
+        builder.keep_touches_near_conversions(lookback);
+    }
+    input::for_each_row(&TOUCHPOINTS, touchpoints, |row| {
+        if let (Some(key), Some(ts), Some(channel)) = (row.key(0), row.timestamp(1), row.text(2)) {
+            builder.add_touch(key.as_key(), ts, &channel);
+        }
+    });
+    builder.into_journeys()
 }
 
 /// Credit per touch of each conversion's path; see docs/attribution.md.
@@ -308,7 +323,10 @@ fn attribute_channels(
 
 /// Totals per channel, with the channel names after max_channels. Markov totals are shared
 /// by removal effect (docs/attribution.md says why they differ from the per-touch sums).
-fn channel_totals(attribution: &Attribution, paths: &dyn Paths) -> (Vec<String>, Vec<ChannelTotal>) {
+pub(super) fn channel_totals(
+    attribution: &Attribution,
+    paths: &dyn Paths,
+) -> (Vec<String>, Vec<ChannelTotal>) {
     let mut credited: Vec<(Vec<PathTouch>, Vec<f64>, PathWeights)> = Vec::new();
     let run = attribution
         .run(paths, &mut interrupt, |_, path, credits, weights| {

@@ -8,6 +8,7 @@ mod attribution;
 mod clv;
 mod model_cache;
 mod rfm;
+mod roi;
 mod segments;
 
 use pgrx::datum::Interval;

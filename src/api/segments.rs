@@ -84,12 +84,12 @@ fn read_features(features: &str, keep_keys: bool) -> Features {
 
 /// The features' names: the columns' names, or name[1], name[2], ... for an array column.
 fn feature_names(row: &Row) -> Vec<String> {
-    if row.len() < 2 {
+    if row.column_count() < 2 {
         Error::datatype_mismatch("features: the query returns only a key; add at least one feature column")
             .raise();
     }
     if row.is_array(1) {
-        if row.len() > 2 {
+        if row.column_count() > 2 {
             Error::datatype_mismatch(
                 "features: a float8[] feature column must be the only one after the key",
             )
@@ -98,7 +98,7 @@ fn feature_names(row: &Row) -> Vec<String> {
         let length = row.numbers(1).map_or(0, |values| values.len());
         (1..=length).map(|i| format!("{}[{i}]", row.column_name(1))).collect()
     } else {
-        (1..row.len()).map(|i| row.column_name(i).to_string()).collect()
+        (1..row.column_count()).map(|i| row.column_name(i).to_string()).collect()
     }
 }
 
@@ -115,7 +115,7 @@ fn read_row(row: &Row, out: &mut Vec<f64>) -> bool {
         }
     } else {
         let mut complete = true;
-        for i in 1..row.len() {
+        for i in 1..row.column_count() {
             match row.number(i) {
                 Some(x) => out.push(x),
                 None => {

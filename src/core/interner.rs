@@ -71,6 +71,12 @@ impl Interner {
         self.integer_ids.iter().map(|(&value, &id)| (value, id))
     }
 
+    /// The name behind an id, by a scan of every key: for error messages only.
+    pub fn name_of(&self, id: u32) -> Option<String> {
+        let integer = self.integer_ids.iter().find(|(_, &i)| i == id).map(|(value, _)| value.to_string());
+        integer.or_else(|| self.text_ids.iter().find(|(_, &i)| i == id).map(|(name, _)| name.to_string()))
+    }
+
     pub fn has_text_keys(&self) -> bool {
         !self.text_ids.is_empty()
     }
@@ -119,6 +125,9 @@ mod tests {
         assert_eq!(interner.find(Key::Text("-3")), Some(d));
         assert_eq!(interner.find(Key::Text("042")), None);
         assert_eq!(interner.find(Key::Integer(8)), None);
+        assert_eq!(interner.name_of(d).as_deref(), Some("-3"));
+        assert_eq!(interner.name_of(b).as_deref(), Some("7"));
+        assert_eq!(interner.name_of(99), None);
         let (names, new_id) = interner.into_sorted();
         assert_eq!(names, ["-3", "42", "7"]);
         assert_eq!(new_id[a as usize], 1);

@@ -6,6 +6,8 @@ pub mod clv;
 pub mod interner;
 pub mod journey;
 pub mod rfm;
+pub mod roi;
+pub mod stats;
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
