@@ -76,3 +76,40 @@ FROM rfm_score('SELECT customer_id, ts, amount FROM orders') r
 JOIN customer_lifetime_value('SELECT customer_id, ts, amount FROM orders') c USING (customer_key)
 GROUP BY r.segment
 ORDER BY avg_clv DESC;
+
+\echo '== k-means segments of the RFM features, profiled in their own units (docs/segmentation.md)'
+CREATE TEMP TABLE rfm_features AS
+SELECT customer_key, recency_days, frequency, ln(monetary) AS log_monetary
+FROM rfm_score('SELECT customer_id, ts, amount FROM orders');
+SELECT segment, size, round(share::numeric, 3) AS share, round(centroid[1]::numeric, 1) AS recency_days,
+       round(centroid[2]::numeric, 2) AS orders, round(exp(centroid[3])::numeric, 2) AS typical_order_value
+FROM kmeans_profile(kmeans_fit('rfm_features', 4))
+ORDER BY segment;
+
+\echo '== Did the email programme pay? RFM segments of H1 2024, measured on H2 2024 against'
+\echo '   the holdout (customers.is_control), at 0.40 per treated customer (docs/roi.md)'
+CREATE TEMP TABLE rfm_members AS
+SELECT r.customer_key, r.segment, c.is_control
+FROM rfm_score('SELECT customer_id, ts, amount FROM orders WHERE ts < ''2024-07-01''', as_of => '2024-07-01') r
+JOIN customers c ON c.customer_id::text = r.customer_key;
+SELECT segment, customers, round(conversion_rate::numeric, 3) AS cr, round(revenue::numeric, 0) AS revenue,
+       round(roas::numeric, 1) AS roas, control_customers AS control,
+       round(control_conversion_rate::numeric, 3) AS control_cr, round(lift::numeric, 3) AS lift,
+       round(lift_ci_low::numeric, 3) AS lift_low, round(lift_ci_high::numeric, 3) AS lift_high,
+       round(p_value::numeric, 3) AS p_value
+FROM segment_roi('rfm_members', 'SELECT customer_id, ts, amount FROM orders',
+                 'SELECT segment, 0.40 FROM rfm_members WHERE NOT is_control',
+                 period_start => '2024-07-01', period_end => '2025-01-01');
+
+\echo '== Channel ROI: attributed conversions and value against spend, per model (docs/roi.md)'
+SELECT channel,
+       round(max(roas) FILTER (WHERE model = 'last_touch')::numeric, 2) AS roas_last_touch,
+       round(max(roas) FILTER (WHERE model = 'linear')::numeric, 2) AS roas_linear,
+       round(max(roas) FILTER (WHERE model = 'markov')::numeric, 2) AS roas_markov,
+       round(max(cpa) FILTER (WHERE model = 'markov')::numeric, 2) AS cpa_markov,
+       round(max(spend)::numeric, 0) AS spend
+FROM channel_roi('SELECT customer_id, ts, channel FROM touchpoints', 'conversions', 'channel_spend',
+                 models => '{last_touch,linear,markov}')
+WHERE channel IN (SELECT channel FROM channel_spend)
+GROUP BY channel
+ORDER BY channel;
