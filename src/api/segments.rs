@@ -327,7 +327,7 @@ fn kmeans_choose_k(
     };
     let (k_min, k_max) = (bound(k_min, "k_min"), bound(k_max, "k_max"));
     let Features { names, data, .. } = read_features(required(features, "features"), false);
-    let choices = clustering::choose_k(&data, &names, &options, k_min, k_max, &mut interrupt).or_raise();
+    let choices = clustering::choose_k(data, &names, &options, k_min, k_max, &mut interrupt).or_raise();
     TableIterator::new(choices.into_iter().map(|c| (c.k as i32, c.inertia, c.silhouette, c.best)))
 }
 

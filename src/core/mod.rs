@@ -5,6 +5,7 @@ pub mod clustering;
 pub mod clv;
 pub mod interner;
 pub mod journey;
+pub mod parallel;
 pub mod rfm;
 pub mod roi;
 pub mod stats;
