@@ -15,18 +15,17 @@ use pgrx::datum::Interval;
 use pgrx::prelude::*;
 
 use crate::error::Error;
-use crate::input::{column, Kind, More, Shape};
+use crate::input::{column, Column, Kind, More, Shape};
 
 /// Transactions as rfm_score and the CLV functions read them.
-const TRANSACTIONS: Shape = Shape {
-    argument: "transactions",
-    columns: &[
-        column("customer_key", Kind::Key),
-        column("ts", Kind::Timestamp),
-        column("amount", Kind::Number),
-    ],
-    more: More::Nothing,
-};
+const TRANSACTIONS: Shape = transactions("transactions");
+
+/// (customer_key, ts, amount) rows under the argument name `argument`.
+const fn transactions(argument: &'static str) -> Shape {
+    const COLUMNS: &[Column] =
+        &[column("customer_key", Kind::Key), column("ts", Kind::Timestamp), column("amount", Kind::Number)];
+    Shape { argument, columns: COLUMNS, more: More::Nothing }
+}
 
 /// The value of a required argument; NULL raises 22023 naming the argument.
 fn required<T>(value: Option<T>, argument: &str) -> T {

@@ -4,7 +4,7 @@ use pgrx::datum::Interval;
 use pgrx::prelude::*;
 
 use super::attribution::{channel_totals, read_journeys, window_options, ModelChoice};
-use super::{finite_micros, required, timestamptz};
+use super::{finite_micros, required, timestamptz, transactions};
 use crate::core::attribution::WindowedJourneys;
 use crate::core::roi::{self, ChannelCredit, ChannelSpend, Members, Period};
 use crate::core::stats::Confidence;
@@ -17,15 +17,8 @@ const MEMBERS: Shape = Shape {
     more: More::Optional(column("is_control", Kind::Boolean)),
 };
 
-const ORDERS: Shape = Shape {
-    argument: "orders",
-    columns: &[
-        column("customer_key", Kind::Key),
-        column("ts", Kind::Timestamp),
-        column("amount", Kind::Number),
-    ],
-    more: More::Nothing,
-};
+/// Orders as segment_roi reads them: transactions under another name.
+const ORDERS: Shape = transactions("orders");
 
 const COSTS: Shape = Shape {
     argument: "costs",
