@@ -1,4 +1,5 @@
-//! Customer segments by k-means (linfa-clustering's KMeans) or a Gaussian mixture
+//! Customer segments by k-means (greedy k-means++ and Lloyd steps of our own, on all
+//! cores: bench/lloyd_step.rs shows why not linfa's) or a Gaussian mixture
 //! (linfa-clustering's GaussianMixtureModel), on scaled features, with a model that is a
 //! plain value: it scores new rows exactly as the fit scored its own.
 //!
@@ -10,6 +11,8 @@
 //!   `Model::assign` are the same computation on the same numbers.
 //! - `Model`: the jsonb format (`to_json`, `from_json`); centroids in original units.
 //! - `silhouette`: mean silhouette on a seeded sample of at most SILHOUETTE_SAMPLE rows.
+//! - `lloyd_step`: one assignment and the sums of the update, over blocks of rows in
+//!   parallel (src/core/parallel.rs), so the result does not depend on the core count.
 
 use linfa::prelude::*;
 use linfa_clustering::{GaussianMixtureModel, GmmInitMethod};
