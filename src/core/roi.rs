@@ -95,7 +95,6 @@ impl SegmentRoi {
         cost: Option<f64>,
         confidence: Confidence,
     ) -> Self {
-        let per_cost = |numerator: f64| cost.and_then(|cost| ratio(numerator, cost));
         let conversion_rate = treated.conversion_rate();
         let control_conversion_rate = control.conversion_rate();
         let revenue_per_customer = treated.revenue_per_customer();
@@ -112,8 +111,8 @@ impl SegmentRoi {
             revenue_per_customer,
             cost,
             cac: cost.and_then(|cost| ratio(cost, treated.converters as f64)),
-            roi: per_cost(treated.revenue - cost.unwrap_or(0.0)),
-            roas: per_cost(treated.revenue),
+            roi: cost.and_then(|cost| ratio(treated.revenue - cost, cost)),
+            roas: cost.and_then(|cost| ratio(treated.revenue, cost)),
             control_customers: control.customers,
             control_conversion_rate,
             control_revenue_per_customer,
