@@ -269,7 +269,9 @@ pub struct Row<'r> {
     utf8: bool,
     readers: &'r [Reader],
     names: &'r [String],
-    datums: &'r [Option<pg_sys::Datum>],
+    /// The executor's slot; columns are deformed as they are first read (`datum`), so a
+    /// row dropped on its first columns never has its later ones taken apart.
+    slot: *mut pg_sys::TupleTableSlot,
 }
 
 /// A column's value as text: borrowed from the row where possible; integer keys are
@@ -321,7 +323,22 @@ impl KeyValue<'_> {
 impl Row<'_> {
     /// How many columns the query returned.
     pub fn column_count(&self) -> usize {
-        self.datums.len()
+        self.readers.len()
+    }
+
+    /// Column `index`'s datum; NULL is None.
+    #[inline]
+    fn datum(&self, index: usize) -> Option<pg_sys::Datum> {
+        let _ = self.readers[index]; // the column exists
+        // SAFETY: the slot holds the current row for as long as the visit lasts, and
+        // `deform` makes column `index` valid.
+        unsafe {
+            let slot = self.slot;
+            if (*slot).tts_nvalid as usize <= index {
+                deform(slot, index + 1);
+            }
+            (!*(*slot).tts_isnull.add(index)).then(|| *(*slot).tts_values.add(index))
+        }
     }
 
     /// The query's name for column `index`.
@@ -337,7 +354,7 @@ impl Row<'_> {
     /// An array Feature column as float8s, NULL elements as None; NULL is None. NaN and
     /// infinity raise 22023.
     pub fn numbers(&self, index: usize) -> Option<Vec<Option<f64>>> {
-        let datum = self.datums[index]?;
+        let datum = self.datum(index)?;
         let values =
             unsafe { Vec::<Option<f64>>::from_polymorphic_datum(datum, false, pg_sys::FLOAT8ARRAYOID) }
                 .unwrap_or_default();
@@ -349,13 +366,13 @@ impl Row<'_> {
 
     /// A Boolean column; NULL is None.
     pub fn boolean(&self, index: usize) -> Option<bool> {
-        let datum = self.datums[index]?;
+        let datum = self.datum(index)?;
         Some(datum.value() != 0)
     }
 
     /// A Key column; NULL is None.
     pub fn key(&self, index: usize) -> Option<KeyValue<'_>> {
-        let datum = self.datums[index]?;
+        let datum = self.datum(index)?;
         Some(match self.readers[index] {
             Reader::Int2 => KeyValue::Integer((datum.value() as i16).into()),
             Reader::Int4 => KeyValue::Integer((datum.value() as i32).into()),
@@ -366,7 +383,7 @@ impl Row<'_> {
 
     /// A Key or Text column as text; NULL is None.
     pub fn text(&self, index: usize) -> Option<Text<'_>> {
-        let datum = self.datums[index]?;
+        let datum = self.datum(index)?;
         let integer = |value: i64| {
             let mut buffer = itoa::Buffer::new();
             let digits = buffer.format(value).as_bytes();
@@ -401,7 +418,7 @@ impl Row<'_> {
     /// A Path column as names: array elements (NULLs skipped), or the text split on
     /// `separator` with blanks trimmed. NULL is None.
     pub fn path(&self, index: usize, separator: &str) -> Option<Vec<String>> {
-        let datum = self.datums[index]?;
+        let datum = self.datum(index)?;
         match self.readers[index] {
             Reader::TextArray => {
                 let elements = unsafe {
@@ -418,7 +435,7 @@ impl Row<'_> {
 
     /// A Number column as float8; NULL is None. NaN and infinity raise 22023.
     pub fn number(&self, index: usize) -> Option<f64> {
-        let datum = self.datums[index]?;
+        let datum = self.datum(index)?;
         let value = unsafe {
             match self.readers[index] {
                 Reader::Int2 => datum.value() as i16 as f64,
@@ -443,7 +460,7 @@ impl Row<'_> {
     /// A Timestamp column as microseconds since 2000-01-01 00:00 UTC (Postgres' timestamptz);
     /// NULL is None. -infinity and infinity raise 22023.
     pub fn timestamp(&self, index: usize) -> Option<i64> {
-        let datum = self.datums[index]?;
+        let datum = self.datum(index)?;
         let converted = |function| unsafe {
             pgrx::direct_function_call_as_datum(function, &[Some(datum)])
                 .expect("timestamptz conversions return a value for a non-NULL input")
@@ -477,6 +494,23 @@ impl Row<'_> {
             if index < self.shape.columns.len() { column.name } else { &self.names[index] }
         ))
         .with_hint("pg_marketing needs finite values; filter such rows out or replace them in the query")
+    }
+}
+
+/// Makes the slot's first `columns` columns valid.
+///
+/// The slot type's own deform is called directly: it is what slot_getsomeattrs_int calls,
+/// without the FFI guard (a sigsetjmp) that pgrx puts around every pg_sys call, which costs
+/// more than the deform of a few columns. Deforming a tuple raises no error on valid data,
+/// and nothing here needs unwinding if it did.
+unsafe fn deform(slot: *mut pg_sys::TupleTableSlot, columns: usize) {
+    match (*(*slot).tts_ops).getsomeattrs {
+        Some(getsomeattrs) => getsomeattrs(slot, columns as i32),
+        None => pg_sys::slot_getsomeattrs_int(slot, columns as i32),
+    }
+    // Columns missing from an older tuple (added by ALTER TABLE) take their defaults there.
+    if ((*slot).tts_nvalid as usize) < columns {
+        pg_sys::slot_getsomeattrs_int(slot, columns as i32);
     }
 }
 
@@ -573,7 +607,6 @@ pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMu
         readers: Vec::new(),
         utf8: unsafe { pg_sys::GetDatabaseEncoding() } == pg_sys::pg_enc::PG_UTF8 as i32,
         names: Vec::new(),
-        datums: Vec::new(),
         visit: &mut visit,
         batch_memory: PgMemoryContexts::new("pg_marketing input batch"),
         rows_in_batch: 0,
@@ -607,7 +640,6 @@ struct Receiver<'a> {
     /// The query's column names.
     names: Vec<String>,
     utf8: bool,
-    datums: Vec<Option<pg_sys::Datum>>,
     visit: &'a mut dyn FnMut(&Row),
     batch_memory: PgMemoryContexts,
     rows_in_batch: i64,
@@ -628,7 +660,6 @@ unsafe extern "C-unwind" fn startup(
         .iter()
         .map(|attribute| CStr::from_ptr(attribute.attname.data.as_ptr()).to_string_lossy().into_owned())
         .collect();
-    receiver.datums = vec![None; natts];
 }
 
 #[pg_guard]
@@ -637,28 +668,14 @@ unsafe extern "C-unwind" fn receive_slot(
     receiver: *mut pg_sys::DestReceiver,
 ) -> bool {
     let receiver = &mut *(receiver as *mut Receiver);
-    let columns = receiver.datums.len();
-    if ((*slot).tts_nvalid as usize) < columns {
-        // The slot type's own deform, called directly: it is what slot_getsomeattrs_int
-        // calls, without the FFI guard (a sigsetjmp) that pgrx puts around every pg_sys
-        // call, which costs more than the deform of three columns. Deforming a tuple raises
-        // no error on valid data, and nothing here needs unwinding if it did.
-        match (*(*slot).tts_ops).getsomeattrs {
-            Some(getsomeattrs) => getsomeattrs(slot, columns as i32),
-            None => pg_sys::slot_getsomeattrs_int(slot, columns as i32),
-        }
-        // Columns missing from an older tuple (added by ALTER TABLE) take their defaults there.
-        if ((*slot).tts_nvalid as usize) < columns {
-            pg_sys::slot_getsomeattrs_int(slot, columns as i32);
-        }
-    }
-    let values = std::slice::from_raw_parts((*slot).tts_values, columns);
-    let nulls = std::slice::from_raw_parts((*slot).tts_isnull, columns);
-    for (slot_datum, (&value, &null)) in receiver.datums.iter_mut().zip(values.iter().zip(nulls)) {
-        *slot_datum = (!null).then_some(value);
-    }
-    let Receiver { shape, readers, names, utf8, datums, visit, batch_memory, .. } = receiver;
-    batch_memory.switch_to(|_| visit(&Row { shape, utf8: *utf8, readers, names, datums }));
+    let Receiver { shape, readers, names, utf8, visit, batch_memory, .. } = receiver;
+    // Switched by hand (PgMemoryContexts::switch_to costs more per row than the reading of
+    // a dropped row). An error in `visit` leaves the batch context current, as in C: error
+    // recovery switches contexts itself.
+    let previous = pg_sys::CurrentMemoryContext;
+    pg_sys::CurrentMemoryContext = batch_memory.value();
+    visit(&Row { shape, utf8: *utf8, readers, names, slot });
+    pg_sys::CurrentMemoryContext = previous;
     receiver.rows_in_batch += 1;
     if receiver.rows_in_batch == BATCH_ROWS {
         receiver.rows_in_batch = 0;

@@ -180,8 +180,12 @@ pub(super) fn read_journeys(
         builder.keep_touches_near_conversions(lookback);
     }
     input::for_each_row(&TOUCHPOINTS, touchpoints, |row| {
-        if let (Some(key), Some(ts), Some(channel)) = (row.key(0), row.timestamp(1), row.text(2)) {
-            builder.add_touch(key.as_key(), ts, &channel);
+        // The channel is read only for the touches kept: most are dropped on key and time.
+        let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) else { return };
+        if let Some(journey) = builder.touch_journey(key.as_key(), ts) {
+            if let Some(channel) = row.text(2) {
+                builder.add_touch_to(journey, ts, &channel);
+            }
         }
     });
     builder.into_journeys()
@@ -327,20 +331,17 @@ pub(super) fn channel_totals(
     attribution: &Attribution,
     paths: &dyn Paths,
 ) -> (Vec<String>, Vec<ChannelTotal>) {
-    let mut credited: Vec<(Vec<PathTouch>, Vec<f64>, PathWeights)> = Vec::new();
+    let mut totals = ChannelTotals::default();
     let run = attribution
         .run(paths, &mut interrupt, |_, path, credits, weights| {
-            credited.push((path.to_vec(), credits.to_vec(), weights))
+            totals.add(path, credits, weights.conversions, weights.value)
         })
         .or_raise();
-    let mut totals = ChannelTotals::new(run.channels.len());
-    for (path, credits, weights) in &credited {
-        totals.add(path, credits, weights.conversions, weights.value);
-    }
     if let Some(effects) = &run.removal_effects {
         totals.share_by_removal_effects(effects);
     }
-    (run.channels, totals.into_rows())
+    let rows = totals.into_rows(run.channels.len());
+    (run.channels, rows)
 }
 
 /// Paths given as (path text or text[], conversions, value, nulls), read and interned.

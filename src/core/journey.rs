@@ -48,6 +48,10 @@ pub struct JourneyBuilder {
     touch_filter: Option<TouchFilter>,
 }
 
+/// A key's id in a `JourneyBuilder`, from `touch_journey`.
+#[derive(Debug, Clone, Copy)]
+pub struct JourneyId(u32);
+
 /// Per key id, the span in which its touches can be in a conversion's window:
 /// (earliest conversion - lookback, latest conversion].
 struct TouchFilter {
@@ -90,16 +94,28 @@ impl TouchFilter {
 }
 
 impl JourneyBuilder {
+    #[cfg(test)]
     pub fn add_touch<'k>(&mut self, key: impl Into<Key<'k>>, ts: Timestamp, channel: &str) {
-        let key = key.into();
-        let key = match &self.touch_filter {
+        if let Some(journey) = self.touch_journey(key.into(), ts) {
+            self.add_touch_to(journey, ts, channel);
+        }
+    }
+
+    /// The journey a touch of `key` at `ts` joins, or None when it can be dropped (see
+    /// `keep_touches_near_conversions`): a reader can then skip the touch's other columns.
+    pub fn touch_journey(&mut self, key: Key, ts: Timestamp) -> Option<JourneyId> {
+        let id = match &self.touch_filter {
             None => self.keys.key_id(key),
             Some(filter) => match filter.span(&self.keys, key) {
                 Some((id, (after, until))) if after < ts && ts <= until => id,
-                _ => return,
+                _ => return None,
             },
         };
-        self.touches.push(KeyedTouch { key, ts, channel: self.channels.id(channel) });
+        Some(JourneyId(id))
+    }
+
+    pub fn add_touch_to(&mut self, journey: JourneyId, ts: Timestamp, channel: &str) {
+        self.touches.push(KeyedTouch { key: journey.0, ts, channel: self.channels.id(channel) });
     }
 
     /// From here on, drop touches that no conversion's window can hold: those of keys

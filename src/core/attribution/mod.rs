@@ -347,7 +347,7 @@ fn split_by_channel(path: &[PathTouch], weight: impl Fn(ChannelId) -> f64) -> Ve
 }
 
 /// One channel's totals; channel None collects unattributed conversions.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChannelTotal {
     pub channel: Option<ChannelId>,
     pub conversions: f64,
@@ -356,24 +356,20 @@ pub struct ChannelTotal {
     pub removal_effect: Option<f64>,
 }
 
-/// Sums credits per channel. `add` takes one path with its conversion weight and value.
+/// Sums credits per channel id. `add` takes one path with its conversion weight and value;
+/// a channel's row appears when a path credits it or when `into_rows` is told how many
+/// channels there are.
+#[derive(Default)]
 pub struct ChannelTotals {
     totals: Vec<ChannelTotal>,
     unattributed: ChannelTotal,
 }
 
 impl ChannelTotals {
-    pub fn new(channel_count: usize) -> Self {
-        let zero = |channel| ChannelTotal {
-            channel,
-            conversions: 0.0,
-            value: 0.0,
-            touches: 0,
-            removal_effect: None,
-        };
-        ChannelTotals {
-            totals: (0..channel_count as ChannelId).map(|c| zero(Some(c))).collect(),
-            unattributed: zero(None),
+    fn cover(&mut self, channel_count: usize) {
+        while self.totals.len() < channel_count {
+            let channel = self.totals.len() as ChannelId;
+            self.totals.push(ChannelTotal { channel: Some(channel), ..ChannelTotal::default() });
         }
     }
 
@@ -384,6 +380,7 @@ impl ChannelTotals {
             return;
         }
         for (touch, credit) in path.iter().zip(credits) {
+            self.cover(touch.channel as usize + 1);
             let total = &mut self.totals[touch.channel as usize];
             total.conversions += credit * conversions;
             total.value += credit * value;
@@ -394,6 +391,7 @@ impl ChannelTotals {
     /// Markov channel totals: the attributed conversions and value shared by removal
     /// effect (conversions_c = total x RE_c / sum of RE), rather than summed path by path.
     pub fn share_by_removal_effects(&mut self, effects: &RemovalEffects) {
+        self.cover(effects.effects.len());
         let conversions: f64 = self.totals.iter().map(|t| t.conversions).sum();
         let value: f64 = self.totals.iter().map(|t| t.value).sum();
         let sum: f64 = effects.effects.iter().flatten().sum();
@@ -408,8 +406,10 @@ impl ChannelTotals {
         }
     }
 
-    /// Channels in id (name) order, then the unattributed row if any conversion was.
-    pub fn into_rows(self) -> Vec<ChannelTotal> {
+    /// Every channel of `0..channel_count` in id (name) order, then the unattributed row if
+    /// any conversion was.
+    pub fn into_rows(mut self, channel_count: usize) -> Vec<ChannelTotal> {
+        self.cover(channel_count);
         let mut rows = self.totals;
         if self.unattributed.conversions != 0.0 || self.unattributed.value != 0.0 {
             rows.push(self.unattributed);
@@ -482,11 +482,11 @@ mod tests {
         let journeys = b.into_journeys();
         let window = WindowOptions { lookback: 30 * DAY, max_touches: None, reset_on_conversion: true };
         let paths = WindowedJourneys { journeys: &journeys, window, unconverted: false };
-        let mut totals = ChannelTotals::new(journeys.channels().len());
+        let mut totals = ChannelTotals::default();
         attribution("linear", vec![])
             .run(&paths, &mut || {}, |_, path, credits, w| totals.add(path, credits, w.conversions, w.value))
             .unwrap();
-        let rows = totals.into_rows();
+        let rows = totals.into_rows(journeys.channels().len());
         assert_eq!(journeys.channels(), ["email", "search"]);
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
         assert!(close(rows[0].conversions, 4.0 / 3.0) && close(rows[0].value, 20.0) && rows[0].touches == 2);
@@ -552,12 +552,12 @@ mod tests {
                 (&[2], 0.0, 0.0, 1.0),
             ],
         );
-        let mut totals = ChannelTotals::new(3);
+        let mut totals = ChannelTotals::default();
         let run = attribution("markov", vec![])
             .run(&paths, &mut || {}, |_, path, credits, w| totals.add(path, credits, w.conversions, w.value))
             .unwrap();
         totals.share_by_removal_effects(&run.removal_effects.unwrap());
-        let rows = totals.into_rows();
+        let rows = totals.into_rows(3);
         assert_close(&rows.iter().map(|r| r.conversions).collect::<Vec<_>>(), &[2.0 / 3.0, 4.0 / 3.0, 0.0]);
         assert_close(&rows.iter().map(|r| r.value).collect::<Vec<_>>(), &[10.0, 20.0, 0.0]);
         assert_eq!(
