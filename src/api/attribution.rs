@@ -237,31 +237,42 @@ fn attribute_touchpoints(
     );
     let request =
         RawRequest::read(touchpoints, conversions, choice, lookback, max_touches, reset_on_conversion);
-    // Rows are named once the run has returned the channel names after max_channels.
-    let mut credited: Vec<(Conversion, Vec<PathTouch>, Vec<f64>)> = Vec::new();
+    // Credits are kept flat, and rows are made one conversion at a time as Postgres asks for
+    // them: they are named only once the run has returned the channel names (after
+    // max_channels), and a result of millions of rows never exists as Rust strings at once.
+    let mut credited: Vec<CreditedConversion> = Vec::new();
+    let mut touches: Vec<(PathTouch, f64)> = Vec::new();
     let run = request
         .attribution
         .run(&request.paths(), &mut interrupt, |conversion, path, credits, _| {
             if let Some(conversion) = conversion {
-                credited.push((*conversion, path.to_vec(), credits.to_vec()));
+                let first = touches.len();
+                // no credits: the unattributed row
+                touches.extend(path.iter().copied().zip(credits.iter().copied()));
+                credited.push(CreditedConversion {
+                    conversion: *conversion,
+                    path_length: path.len() as i32,
+                    touches: first..touches.len(),
+                });
             }
         })
         .or_raise();
-    let mut rows = Vec::new();
-    for (conversion, path, credits) in credited {
-        let key = request.journeys.key_name(conversion.key);
-        let (id, ts, value, path_length) =
-            (conversion.id as i64, timestamptz(conversion.ts), conversion.value, path.len() as i32);
-        if credits.is_empty() {
+    let (journeys, channels) = (request.journeys, run.channels);
+    TableIterator::new(credited.into_iter().flat_map(move |credited| {
+        let CreditedConversion { conversion, path_length, touches: range } = credited;
+        let key = journeys.key_name(conversion.key);
+        let (id, ts, value) = (conversion.id as i64, timestamptz(conversion.ts), conversion.value);
+        let mut rows = Vec::with_capacity(range.len().max(1));
+        if range.is_empty() {
             rows.push((id, key.to_string(), ts, value, None, None, None, path_length, 1.0, value));
         }
-        for (position, (touch, credit)) in path.iter().zip(credits).enumerate() {
+        for (position, &(touch, credit)) in touches[range].iter().enumerate() {
             rows.push((
                 id,
                 key.to_string(),
                 ts,
                 value,
-                Some(run.channels[touch.channel as usize].clone()),
+                Some(channels[touch.channel as usize].clone()),
                 Some(timestamptz(touch.ts)),
                 Some(position as i32 + 1),
                 path_length,
@@ -269,8 +280,15 @@ fn attribute_touchpoints(
                 credit * value,
             ));
         }
-    }
-    TableIterator::new(rows)
+        rows
+    }))
+}
+
+/// One conversion's place among attribute_touchpoints' flat credits.
+struct CreditedConversion {
+    conversion: Conversion,
+    path_length: i32,
+    touches: std::ops::Range<usize>,
 }
 
 /// Credit totals per channel (a NULL channel row holds unattributed conversions).
