@@ -691,6 +691,36 @@ mod tests {
         assert_eq!(row, (Some(1), Some(0.0)));
     }
 
+    #[pg_test]
+    fn columns_added_after_the_rows_read_as_their_default() {
+        // Rows stored before ADD COLUMN ... DEFAULT lack the column; Postgres supplies the
+        // default when the row is read. Key 1: touches on days 1 and 2 (email by default,
+        // then search), conversion on day 3 of value 10 (the default): linear gives each
+        // channel 0.5 and 5. Key 2's touch has its key set to NULL and is skipped, so its
+        // conversion is unattributed.
+        Spi::run(
+            "CREATE TABLE old_tp (k int, ts timestamptz);
+             INSERT INTO old_tp VALUES (1, '2024-01-01'), (2, '2024-01-01');
+             ALTER TABLE old_tp ADD COLUMN ch text DEFAULT 'email';
+             INSERT INTO old_tp VALUES (1, '2024-01-02', 'search');
+             UPDATE old_tp SET k = NULL WHERE k = 2;
+             CREATE TABLE old_cv (k int, ts timestamptz);
+             INSERT INTO old_cv VALUES (1, '2024-01-03'), (2, '2024-01-03');
+             ALTER TABLE old_cv ADD COLUMN value numeric DEFAULT 10;",
+        )
+        .unwrap();
+        let rows = channel_rows(
+            "SELECT channel, conversions, value, removal_effect FROM attribute_channels('old_tp', 'old_cv')
+             ORDER BY channel",
+        );
+        let expected = [
+            (Some("email".to_string()), 0.5, 5.0, None),
+            (Some("search".to_string()), 0.5, 5.0, None),
+            (None, 1.0, 10.0, None),
+        ];
+        assert_eq!(rows, expected);
+    }
+
     /// markov.rs's hand-solved example as a path table: RE a 1/2, b 1, c 0; P = 1/2.
     const HAND_PATHS: &str = "SELECT * FROM (VALUES (''a > b'', 1, 20, 0), (''a > c'', 0, 0, 1),
                                                      (''b'', 1, 10, 0), (''c'', 0, 0, 1)) p";
