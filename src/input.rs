@@ -329,7 +329,7 @@ impl Row<'_> {
     /// Column `index`'s datum; NULL is None.
     #[inline]
     fn datum(&self, index: usize) -> Option<pg_sys::Datum> {
-        let _ = self.readers[index]; // the column exists
+        assert!(index < self.readers.len(), "no such column");
         // SAFETY: the slot holds the current row for as long as the visit lasts, and
         // `deform` makes column `index` valid.
         unsafe {

@@ -247,7 +247,7 @@ fn attribute_touchpoints(
         .run(&request.paths(), &mut interrupt, |conversion, path, credits, _| {
             if let Some(conversion) = conversion {
                 let first = touches.len();
-                // no credits: the unattributed row
+                // empty when the path got no credit: the conversion's row is the unattributed one
                 touches.extend(path.iter().copied().zip(credits.iter().copied()));
                 credited.push(CreditedConversion {
                     conversion: *conversion,
