@@ -3,7 +3,7 @@
 
 use pgrx::prelude::*;
 
-use super::{interval_arg, required, text_list, timestamptz};
+use super::{interrupt, interval_arg, required, text_list, timestamptz};
 use crate::core::attribution::markov::MarkovOptions;
 use crate::core::attribution::{
     Attribution, ChannelTotal, ChannelTotals, Model, PathWeights, Paths, WeightedPaths, WindowedJourneys,
@@ -103,10 +103,6 @@ impl ModelChoice {
             max_channels: self.max_channels,
         }
     }
-}
-
-fn interrupt() {
-    check_for_interrupts!();
 }
 
 /// Journeys read from raw touchpoint and conversion tables, with how to window and credit them.

@@ -6,7 +6,7 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};
 
 use super::model_cache::{cached_model, JsonbDatum};
-use super::{finite_micros, interval_arg, required, TRANSACTIONS};
+use super::{finite_micros, interrupt, interval_arg, required, TRANSACTIONS};
 use crate::core::clv::{self, BgNbd, Customer, Model};
 use crate::core::interner::Interner;
 use crate::core::MICROS_PER_DAY;
@@ -83,10 +83,7 @@ fn fit(
     }
     let customers: Vec<Customer> =
         clv::customers_from_periods(rows, period(as_of, unit)).into_iter().map(|(_, c)| c).collect();
-    let fits = clv::fit_models(&customers, penalizer, &mut || {
-        check_for_interrupts!();
-    })
-    .or_raise();
+    let fits = clv::fit_models(&customers, penalizer, &mut interrupt).or_raise();
     if fits.gamma_gamma.is_none() {
         notice!(
             "pg_marketing: only {} customers bought again with a positive amount; Gamma-Gamma needs at least {}, \

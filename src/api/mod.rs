@@ -27,6 +27,12 @@ const fn transactions(argument: &'static str) -> Shape {
     Shape { argument, columns: COLUMNS, more: More::Nothing }
 }
 
+/// The callback the core's long loops call between steps: honours cancel and
+/// statement_timeout.
+fn interrupt() {
+    check_for_interrupts!();
+}
+
 /// The value of a required argument; NULL raises 22023 naming the argument.
 fn required<T>(value: Option<T>, argument: &str) -> T {
     value.unwrap_or_else(|| Error::invalid_parameter(format!("{argument} must not be NULL")).raise())

@@ -6,7 +6,7 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};
 
 use super::model_cache::{cached_model, JsonbDatum};
-use super::required;
+use super::{interrupt, required};
 use crate::core::clustering::{self, Algorithm, FitOptions, Model, ScaleMethod, Scorer};
 use crate::error::{Error, ErrorKind, OrRaise};
 use crate::input::{self, column, Kind, More, Row, Shape};
@@ -153,10 +153,6 @@ fn fit_options(
         tolerance: required(tolerance, "tolerance"),
         algorithm: Algorithm::parse(required(algorithm, "algorithm")).or_raise(),
     }
-}
-
-fn interrupt() {
-    check_for_interrupts!();
 }
 
 fn fit(features: Option<&str>, options: &FitOptions, keep_keys: bool) -> (Vec<String>, clustering::Fitted) {
