@@ -18,6 +18,10 @@ pub enum ErrorKind {
     OutOfRange,
     /// 54000: the input exceeds a documented limit.
     ProgramLimit,
+    /// 42601: a query text is not one statement.
+    Syntax,
+    /// 22008: date or time arithmetic would leave the timestamptz range.
+    DatetimeOverflow,
 }
 
 impl ErrorKind {
@@ -27,6 +31,8 @@ impl ErrorKind {
             ErrorKind::DatatypeMismatch => "42804",
             ErrorKind::OutOfRange => "22003",
             ErrorKind::ProgramLimit => "54000",
+            ErrorKind::Syntax => "42601",
+            ErrorKind::DatetimeOverflow => "22008",
         }
     }
 
@@ -36,6 +42,8 @@ impl ErrorKind {
             ErrorKind::DatatypeMismatch => PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
             ErrorKind::OutOfRange => PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
             ErrorKind::ProgramLimit => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            ErrorKind::Syntax => PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
+            ErrorKind::DatetimeOverflow => PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
         }
     }
 }

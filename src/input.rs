@@ -27,7 +27,7 @@ use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
 
 use crate::core::journey::Key;
-use crate::error::{Error, OrRaise};
+use crate::error::{Error, ErrorKind, OrRaise};
 
 /// Rows read between releases of reading's memory and checks for interrupts.
 const BATCH_ROWS: i64 = 10_000;
@@ -132,11 +132,13 @@ impl Shape {
 }
 
 /// The SQL to run for an argument: a bare, possibly schema-qualified and quoted, relation
-/// name becomes `SELECT * FROM name`; anything else is taken as a query.
+/// name (a trailing ';' allowed) becomes `SELECT * FROM name`; anything else is taken as a
+/// query.
 pub fn query_text(query_or_relation: &str) -> String {
     let trimmed = query_or_relation.trim();
-    if is_qualified_name(trimmed) {
-        format!("SELECT * FROM {trimmed}")
+    let name = trimmed.trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+    if is_qualified_name(name) {
+        format!("SELECT * FROM {name}")
     } else {
         trimmed.to_string()
     }
@@ -588,13 +590,23 @@ fn cast_for(kind: Kind) -> &'static str {
 
 /// Runs `query_or_relation` and calls `visit` for each row, in the query's order.
 ///
+/// The text must be one statement (42601 otherwise). It runs under the caller's privileges
+/// in a read-only state: the transaction is marked read-only while it runs, so any write,
+/// however nested (a data-modifying CTE, SELECT ... FOR UPDATE, a volatile function that
+/// writes), fails with Postgres' own 25006; settings it changes (set_config) are rolled
+/// back when it ends. As in any read-only transaction, the session's own temporary tables
+/// stay writable.
+///
 /// The executor hands each row to a DestReceiver that reads it in place: no copy of the
 /// result is made. Memory that reading allocates (detoasted values, output functions) is
-/// freed every BATCH_ROWS rows, when interrupts (cancel, statement_timeout) are checked.
+/// freed every BATCH_ROWS rows, when interrupts (cancel, statement_timeout) and the memory
+/// budget are checked.
 pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMut(&Row)) {
     let query = std::ffi::CString::new(query_text(query_or_relation)).unwrap_or_else(|_| {
         Error::invalid_parameter(format!("{}: the query contains a zero byte", shape.argument)).raise()
     });
+    require_one_statement(shape, &query);
+    crate::memory::start_counting();
     let mut receiver = Receiver {
         base: pg_sys::DestReceiver {
             receiveSlot: Some(receive_slot),
@@ -611,15 +623,25 @@ pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMu
         batch_memory: PgMemoryContexts::new("pg_marketing input batch"),
         rows_in_batch: 0,
     };
+    // SAFETY: the pointer is taken from the whole Receiver (whose first field, repr(C), is
+    // the DestReceiver Postgres sees), so the callbacks may cast it back to a Receiver.
+    let dest: *mut Receiver = &mut receiver;
     Spi::connect(|_client| {
         let options = pg_sys::SPIExecuteOptions {
-            read_only: true,
+            // Not SPI's read_only: it refuses FOR UPDATE and writing CTEs with a misleading
+            // 0A000 and lets volatile functions write. The read-only transaction refuses all.
+            read_only: false,
             must_return_tuples: true,
-            dest: std::ptr::addr_of_mut!(receiver.base),
+            dest: dest.cast(),
             ..Default::default()
         };
+        let _read_only = ReadOnlyTransaction::enter();
+        // SAFETY: a GUC nest level opened here is closed below, or by the (sub)transaction
+        // abort that an error in the query leads to.
+        let settings = unsafe { pg_sys::NewGUCNestLevel() };
         // SAFETY: SPI is connected; the receiver outlives the call.
         let status = unsafe { pg_sys::SPI_execute_extended(query.as_ptr(), &options) };
+        unsafe { pg_sys::AtEOXact_GUC(false, settings) };
         if status < 0 {
             Error::invalid_parameter(format!(
                 "{}: the query could not run (SPI status {status})",
@@ -628,6 +650,46 @@ pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMu
             .raise();
         }
     });
+}
+
+/// 42601 unless `query` is exactly one statement: several would each run and their rows
+/// be read as one result.
+fn require_one_statement(shape: &Shape, query: &CStr) {
+    // SAFETY: the raw parser reads a NUL-terminated string and allocates in the current
+    // memory context; a syntax error raises the parser's own 42601.
+    let statements = unsafe { pg_sys::pg_parse_query(query.as_ptr()) };
+    let count = if statements.is_null() { 0 } else { unsafe { (*statements).length } };
+    if count != 1 {
+        let problem = if count == 0 { "is empty".to_string() } else { format!("has {count} statements") };
+        Error::new(
+            ErrorKind::Syntax,
+            format!("{}: the query {problem}, but exactly one is expected", shape.argument),
+        )
+        .with_hint("pass one SELECT, or a table or view name")
+        .raise();
+    }
+}
+
+/// Marks the transaction read-only for as long as it lives (XactReadOnly is what every
+/// write checks), restoring the previous state on drop, also when an error unwinds.
+struct ReadOnlyTransaction(bool);
+
+impl ReadOnlyTransaction {
+    fn enter() -> Self {
+        // SAFETY: a plain global of the backend, read and written on its only thread.
+        unsafe {
+            let previous = pg_sys::XactReadOnly;
+            pg_sys::XactReadOnly = true;
+            ReadOnlyTransaction(previous)
+        }
+    }
+}
+
+impl Drop for ReadOnlyTransaction {
+    fn drop(&mut self) {
+        // SAFETY: as in `enter`.
+        unsafe { pg_sys::XactReadOnly = self.0 };
+    }
 }
 
 /// A DestReceiver (its C part first, as Postgres casts between the two) with what
@@ -670,19 +732,30 @@ unsafe extern "C-unwind" fn receive_slot(
     let receiver = &mut *(receiver as *mut Receiver);
     let Receiver { shape, readers, names, utf8, visit, batch_memory, .. } = receiver;
     // Switched by hand (PgMemoryContexts::switch_to costs more per row than the reading of
-    // a dropped row). An error in `visit` leaves the batch context current, as in C: error
-    // recovery switches contexts itself.
-    let previous = pg_sys::CurrentMemoryContext;
+    // a dropped row); the guard switches back also when `visit` raises, since the batch
+    // context is deleted as the error unwinds past for_each_row.
+    let _restore = RestoreContext(pg_sys::CurrentMemoryContext);
     pg_sys::CurrentMemoryContext = batch_memory.value();
     visit(&Row { shape, utf8: *utf8, readers, names, slot });
-    pg_sys::CurrentMemoryContext = previous;
+    drop(_restore);
     receiver.rows_in_batch += 1;
     if receiver.rows_in_batch == BATCH_ROWS {
         receiver.rows_in_batch = 0;
         receiver.batch_memory.reset();
         check_for_interrupts!();
+        crate::memory::check();
     }
     true
+}
+
+/// Makes the memory context it holds current again when dropped.
+struct RestoreContext(pg_sys::MemoryContext);
+
+impl Drop for RestoreContext {
+    fn drop(&mut self) {
+        // SAFETY: the context was current when the guard was made and outlives the row.
+        unsafe { pg_sys::CurrentMemoryContext = self.0 };
+    }
 }
 
 #[pg_guard]
@@ -701,6 +774,7 @@ mod unit_tests {
             r#"SELECT * FROM "My Schema"."Touch ""points""""#
         );
         assert_eq!(query_text("t_2$x"), "SELECT * FROM t_2$x");
+        assert_eq!(query_text(r#""Touch;points" ; "#), r#"SELECT * FROM "Touch;points""#);
     }
 
     #[test]
@@ -714,7 +788,7 @@ mod unit_tests {
             ".a",
             "\"\"",
             "\"unterminated",
-            "t;",
+            "t; DELETE FROM t",
             "1abc",
             "",
         ] {
