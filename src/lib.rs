@@ -7,35 +7,60 @@ mod api;
 pub mod core;
 pub mod error;
 pub mod input;
+mod memory;
 
 ::pgrx::pg_module_magic!(name, version);
 
 use pgrx::{pg_guard, GucContext, GucFlags, GucRegistry, GucSetting};
 
-/// pg_marketing.max_fit_memory, in kB: the most feature values a fit may hold in memory.
-static MAX_FIT_MEMORY_KB: GucSetting<i32> = GucSetting::<i32>::new(4 * 1024 * 1024);
+/// pg_marketing.memory_budget, in kB: the most memory the extension's Rust code may hold
+/// in one backend (see memory.rs).
+static MEMORY_BUDGET_KB: GucSetting<i32> = GucSetting::<i32>::new(4 * 1024 * 1024);
+
+/// pg_marketing.max_threads: the most threads a call may use; 0 means one per core.
+static MAX_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    // Both are PGC_SUSET: they protect the server from its users, so only a superuser (or
+    // a role granted SET on them) may raise them.
     GucRegistry::define_int_guc(
-        c"pg_marketing.max_fit_memory",
-        c"The most memory a k-means fit may use for its feature values.",
-        c"A fit that would need more stops with ERROR 54000 instead of exhausting the server.",
-        &MAX_FIT_MEMORY_KB,
+        c"pg_marketing.memory_budget",
+        c"The most memory one pg_marketing call may hold in a backend.",
+        c"A call that would need more stops with ERROR 54000 instead of exhausting the server.",
+        &MEMORY_BUDGET_KB,
         1024,
         i32::MAX,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"pg_marketing.max_threads",
+        c"The most threads one pg_marketing call may use (0: one per core).",
+        c"k-means and the other passes over many rows split their work over at most this many threads.",
+        &MAX_THREADS,
+        0,
+        1024,
+        GucContext::Suset,
+        GucFlags::default(),
     );
 }
 
-/// pg_marketing.max_fit_memory in bytes.
-pub(crate) fn max_fit_memory_bytes() -> u64 {
-    MAX_FIT_MEMORY_KB.get().max(0) as u64 * 1024
+/// pg_marketing.memory_budget in bytes.
+pub(crate) fn memory_budget_bytes() -> usize {
+    MEMORY_BUDGET_KB.get().max(0) as usize * 1024
+}
+
+/// pg_marketing.max_threads, 0 meaning the cores.
+pub(crate) fn max_threads() -> usize {
+    MAX_THREADS.get().max(0) as usize
 }
 
 #[cfg(any(test, feature = "pg_test"))]
 mod test_support;
+
+#[cfg(any(test, feature = "pg_test"))]
+mod reliability_tests;
 
 /// Required by `cargo pgrx test`.
 #[cfg(test)]

@@ -14,7 +14,7 @@ mod segments;
 use pgrx::datum::Interval;
 use pgrx::prelude::*;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::input::{column, Column, Kind, More, Shape};
 
 /// Transactions as rfm_score and the CLV functions read them.
@@ -28,9 +28,10 @@ const fn transactions(argument: &'static str) -> Shape {
 }
 
 /// The callback the core's long loops call between steps: honours cancel and
-/// statement_timeout.
+/// statement_timeout, and stops a call that outgrows pg_marketing.memory_budget.
 fn interrupt() {
     check_for_interrupts!();
+    crate::memory::check();
 }
 
 /// The value of a required argument; NULL raises 22023 naming the argument.
@@ -38,9 +39,16 @@ fn required<T>(value: Option<T>, argument: &str) -> T {
     value.unwrap_or_else(|| Error::invalid_parameter(format!("{argument} must not be NULL")).raise())
 }
 
-/// An interval argument as microseconds (see core::interval_micros).
-fn interval_arg(interval: Interval) -> i64 {
-    crate::core::interval_micros(interval.months(), interval.days(), interval.micros())
+/// An interval argument as microseconds (see core::interval_micros); one too long for
+/// 64 bits raises 22008 naming the argument.
+fn interval_arg(interval: Interval, argument: &str) -> i64 {
+    crate::core::interval_micros(interval.months(), interval.days(), interval.micros()).unwrap_or_else(|| {
+        Error::new(
+            ErrorKind::DatetimeOverflow,
+            format!("{argument} is too long: at most about 292,000 years"),
+        )
+        .raise()
+    })
 }
 
 /// A text[] argument without its NULL elements.

@@ -1,11 +1,15 @@
 //! Splitting one pass over many rows across the machine's cores, with scoped threads.
 //!
 //! The threads only compute: they touch no Postgres state and allocate with Rust's
-//! allocator. They block every signal, so that Postgres' handlers (cancel,
-//! statement_timeout) keep running on the backend's own thread, which checks for
-//! interrupts between passes.
+//! allocator. They are spawned while the spawning thread blocks every signal, so they start
+//! with every signal blocked (a new thread inherits the mask) and Postgres' handlers
+//! (cancel, statement_timeout) keep running on the backend's own thread, which checks for
+//! interrupts between passes. A thread that cannot be made leaves its share to the calling
+//! thread: results come out the same, only slower.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// Below this many rows a pass runs on the calling thread alone: a thread costs more.
 const ROWS_PER_THREAD: usize = 50_000;
@@ -14,10 +18,23 @@ const ROWS_PER_THREAD: usize = 50_000;
 /// order, so a sum comes out the same whatever the number of cores.
 pub const BLOCK_ROWS: usize = 65_536;
 
+/// The most threads a pass may use; 0 means one per core.
+static THREAD_LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// Caps the threads of the passes that follow (0: one per core). The SQL layer sets it
+/// from pg_marketing.max_threads before each call that may use threads.
+pub fn limit_threads(limit: usize) {
+    THREAD_LIMIT.store(limit, Ordering::Relaxed);
+}
+
 /// How many threads a pass over `rows` rows uses.
 pub fn threads_for(rows: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.min(rows / ROWS_PER_THREAD).max(1)
+    let allowed = match THREAD_LIMIT.load(Ordering::Relaxed) {
+        0 => cores,
+        limit => limit.min(cores),
+    };
+    allowed.min(rows / ROWS_PER_THREAD).max(1)
 }
 
 /// `0..n` in blocks of BLOCK_ROWS rows (the last shorter).
@@ -35,28 +52,11 @@ pub fn map_ranges<R: Send>(
 ) -> Vec<R> {
     let threads = threads.clamp(1, ranges.len().max(1));
     let per_thread = ranges.len().div_ceil(threads).max(1);
-    let work = &work;
-    let run = move |group: &[Range<usize>]| group.iter().map(|range| work(range.clone())).collect::<Vec<R>>();
-    let mut groups = ranges.chunks(per_thread);
-    let Some(first) = groups.next() else { return Vec::new() };
-    std::thread::scope(|scope| {
-        let others: Vec<_> = groups
-            .map(|group| {
-                scope.spawn(move || {
-                    block_signals();
-                    run(group)
-                })
-            })
-            .collect();
-        let mut results = run(first);
-        for handle in others {
-            match handle.join() {
-                Ok(group) => results.extend(group),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-        results
-    })
+    let groups: Vec<&[Range<usize>]> = ranges.chunks(per_thread).collect();
+    run_groups(groups.len(), |g| groups[g].iter().map(|range| work(range.clone())).collect::<Vec<R>>())
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// `map_ranges` over the blocks of `0..n`, with threads_for(n) threads.
@@ -70,28 +70,58 @@ pub fn for_each_rows<T: Send>(out: &mut [T], width: usize, work: impl Fn(usize, 
     let width = width.max(1);
     let rows = out.len() / width;
     let rows_per_thread = rows.div_ceil(threads_for(rows)).max(1);
-    std::thread::scope(|scope| {
-        let work = &work;
-        let mut runs = out.chunks_mut(rows_per_thread * width).enumerate();
-        let first = runs.next();
-        for (r, run) in runs {
-            scope.spawn(move || {
-                block_signals();
-                work(r * rows_per_thread, run)
-            });
-        }
-        if let Some((_, run)) = first {
-            work(0, run);
+    // each run handed to exactly one group, through a slot it takes it from
+    let runs: Vec<Mutex<Option<&mut [T]>>> =
+        out.chunks_mut(rows_per_thread * width).map(|run| Mutex::new(Some(run))).collect();
+    run_groups(runs.len(), |r| {
+        let run = runs[r].lock().map(|mut slot| slot.take()).ok().flatten();
+        if let Some(run) = run {
+            work(r * rows_per_thread, run);
         }
     });
 }
 
-fn block_signals() {
-    // SAFETY: sigfillset and pthread_sigmask only write the set and this thread's mask.
+/// Runs `run(0)`, ..., `run(groups - 1)`, group 0 on the calling thread and each other on a
+/// thread of its own, and returns the results in group order.
+fn run_groups<R: Send>(groups: usize, run: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    if groups <= 1 {
+        return (0..groups).map(run).collect();
+    }
+    let run = &run;
+    std::thread::scope(|scope| {
+        let previous = block_signals();
+        let spawned: Vec<_> = (1..groups)
+            .map(|g| std::thread::Builder::new().spawn_scoped(scope, move || run(g)).ok())
+            .collect();
+        restore_signals(&previous);
+        let mut results = Vec::with_capacity(groups);
+        results.push(run(0));
+        for (g, thread) in (1..groups).zip(spawned) {
+            results.push(match thread {
+                Some(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                None => run(g),
+            });
+        }
+        results
+    })
+}
+
+/// Blocks every signal on this thread; returns the mask it had.
+fn block_signals() -> libc::sigset_t {
+    // SAFETY: sigfillset and pthread_sigmask only write the sets and this thread's mask.
     unsafe {
         let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut previous);
+        previous
+    }
+}
+
+fn restore_signals(previous: &libc::sigset_t) {
+    // SAFETY: as in block_signals; signals that arrived meanwhile are delivered now.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, previous, std::ptr::null_mut());
     }
 }
 
@@ -117,6 +147,29 @@ mod tests {
             assert_eq!(map_ranges(&ranges, threads, |r| r.map(|i| (i as f64).sqrt()).sum::<f64>()), one);
         }
         assert_eq!(one.len(), ranges.len());
+    }
+
+    #[test]
+    fn the_thread_limit_caps_and_zero_means_the_cores() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        limit_threads(1);
+        assert_eq!(threads_for(100 * ROWS_PER_THREAD), 1);
+        limit_threads(0);
+        assert_eq!(threads_for(100 * ROWS_PER_THREAD), cores.min(100));
+        assert_eq!(threads_for(10), 1, "small passes stay on the calling thread");
+    }
+
+    #[test]
+    fn spawned_threads_start_with_signals_blocked_and_the_caller_gets_its_mask_back() {
+        let blocked = |_| unsafe {
+            let mut mask: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut mask);
+            libc::sigismember(&mask, libc::SIGINT) == 1 && libc::sigismember(&mask, libc::SIGALRM) == 1
+        };
+        let before = blocked(0);
+        let results = run_groups(3, blocked);
+        assert_eq!(results, [before, true, true], "group 0 runs on the caller, unchanged");
+        assert_eq!(blocked(0), before);
     }
 
     #[test]

@@ -1,0 +1,172 @@
+//! The memory pg_marketing's Rust code holds, and what happens when it runs short.
+//!
+//! Every Rust allocation of the extension goes through `Counting`, which keeps the bytes
+//! in use in this backend (worker threads included). Two things follow:
+//!
+//! - **The budget.** `check` compares the bytes the current statement added (those in use
+//!   now less those in use when it first checked) with pg_marketing.memory_budget and
+//!   raises 54000 when they exceed it. Reading input checks it every batch of rows, and the
+//!   core's long loops check it through the interrupt callback, so a call stops near the
+//!   budget with a message instead of exhausting the server. Counting from the statement's
+//!   start leaves out what the backend keeps across statements (the standard library's
+//!   caches, the models cached per call site).
+//! - **Allocation failure.** Rust's default on a failed allocation is to abort the process,
+//!   and the postmaster then restarts every session. A panic cannot leave an allocator
+//!   (the allocation shims do not unwind), so on the backend's own thread a failure raises
+//!   Postgres' ERROR 53200 out_of_memory directly, as C code does: the error longjmps to
+//!   the nearest Postgres handler. The Rust frames it skips run no destructors, so what
+//!   they held stays allocated until the backend exits; the server keeps running. Worker
+//!   threads (k-means passes) cannot raise, and abort as Rust does by default; they only
+//!   allocate per-block partial sums.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+#[cfg(not(test))]
+use std::ffi::{c_char, c_int};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::{Error, ErrorKind};
+
+struct Counting;
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to the system allocator with the same layout and only
+// adds bookkeeping; a null result either raises (never returns) or is passed on.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let pointer = System.alloc(layout);
+        allocated(pointer, layout.size())
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let pointer = System.alloc_zeroed(layout);
+        allocated(pointer, layout.size())
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        System.dealloc(pointer, layout);
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let moved = System.realloc(pointer, layout, new_size);
+        if moved.is_null() {
+            out_of_memory(new_size);
+            return moved;
+        }
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        IN_USE.fetch_add(new_size, Ordering::Relaxed);
+        moved
+    }
+}
+
+#[inline]
+fn allocated(pointer: *mut u8, size: usize) -> *mut u8 {
+    if pointer.is_null() {
+        out_of_memory(size);
+    } else {
+        IN_USE.fetch_add(size, Ordering::Relaxed);
+    }
+    pointer
+}
+
+// Postgres' error reporting, declared here rather than taken from pg_sys: pgrx wraps its
+// pg_sys functions in a guard that turns an ERROR into a Rust panic, and a panic must not
+// leave the allocator. (The plain unit-test binary runs outside Postgres, without them.)
+#[cfg(not(test))]
+extern "C" {
+    fn errstart(elevel: c_int, domain: *const c_char) -> bool;
+    fn errcode(sqlerrcode: c_int) -> c_int;
+    fn errmsg(fmt: *const c_char, ...) -> c_int;
+    fn errhint(fmt: *const c_char, ...) -> c_int;
+    fn errfinish(filename: *const c_char, lineno: c_int, funcname: *const c_char);
+}
+
+/// Raises ERROR 53200 on the backend's thread (does not return); on a worker thread
+/// returns, and the caller's null result aborts as Rust's default does.
+#[cold]
+fn out_of_memory(size: usize) {
+    // SAFETY: gettid and getpid only read; the backend's thread is the process' first,
+    // whose thread id is the process id.
+    let on_backend_thread = unsafe { libc::gettid() == libc::getpid() };
+    if on_backend_thread {
+        raise_out_of_memory(size);
+    }
+}
+
+/// The unit-test binary runs outside Postgres: there is nothing to raise to.
+#[cfg(test)]
+fn raise_out_of_memory(_size: usize) {}
+
+#[cfg(not(test))]
+fn raise_out_of_memory(size: usize) {
+    let sqlstate = pgrx::PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY as c_int;
+    // SAFETY: the ereport(ERROR, ...) sequence of C; errfinish does not return at ERROR.
+    unsafe {
+        if errstart(pgrx::PgLogLevel::ERROR as c_int, c"pg_marketing".as_ptr()) {
+            errcode(sqlstate);
+            errmsg(c"out of memory in pg_marketing (a request for %zu bytes failed)".as_ptr(), size);
+            errhint(c"Lower pg_marketing.memory_budget so that calls stop before the server runs short, or give the query less data.".as_ptr());
+            errfinish(c"memory.rs".as_ptr(), line!() as c_int, c"out_of_memory".as_ptr());
+        }
+    }
+}
+
+/// Bytes the extension's Rust code holds in this backend now.
+fn in_use() -> usize {
+    IN_USE.load(Ordering::Relaxed)
+}
+
+thread_local! {
+    /// The statement (by its start time) whose baseline this is, and the bytes in use when
+    /// it first checked. Read and written on the backend's thread only.
+    static BASELINE: Cell<(i64, usize)> = const { Cell::new((i64::MIN, 0)) };
+}
+
+/// Bytes the current statement added since it first checked (that first check sets the
+/// baseline, so it passes).
+fn held_by_statement() -> usize {
+    // SAFETY: reads a backend global set at each statement's start.
+    let statement = unsafe { pgrx::pg_sys::GetCurrentStatementStartTimestamp() };
+    let now = in_use();
+    BASELINE.with(|baseline| {
+        let (owner, base) = baseline.get();
+        if owner == statement {
+            now.saturating_sub(base)
+        } else {
+            baseline.set((statement, now));
+            0
+        }
+    })
+}
+
+/// Raises 54000 when the current statement holds more than pg_marketing.memory_budget.
+pub fn check() {
+    let budget = crate::memory_budget_bytes();
+    let held = held_by_statement();
+    if held > budget {
+        Error::new(
+            ErrorKind::ProgramLimit,
+            format!(
+                "pg_marketing needs more than pg_marketing.memory_budget ({} MB) for this statement ({} MB held)",
+                budget / (1024 * 1024),
+                held / (1024 * 1024)
+            ),
+        )
+        .with_hint(
+            "give the call less data: a sample (TABLESAMPLE), a shorter period, a narrower lookback or fewer \
+             channels (max_channels); or ask the DBA to raise pg_marketing.memory_budget",
+        )
+        .raise();
+    }
+}
+
+/// Starts the statement's count here, if nothing did before: input calls it before the
+/// first row, so that what a call holds counts from its start.
+pub fn start_counting() {
+    held_by_statement();
+}
