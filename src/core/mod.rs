@@ -5,6 +5,7 @@ pub mod clustering;
 pub mod clv;
 pub mod interner;
 pub mod journey;
+pub mod mixture;
 pub mod parallel;
 pub mod rfm;
 pub mod roi;
@@ -13,11 +14,16 @@ pub mod stats;
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// An interval as a duration in microseconds, the way EXTRACT(EPOCH FROM interval) reads it:
-/// a year is 365.25 days, a remaining month 30 days, a day 24 hours.
-pub fn interval_micros(months: i32, days: i32, micros: i64) -> i64 {
-    let years = (months / 12) as i64;
-    let months = (months % 12) as i64;
-    years * (MICROS_PER_DAY * 1461 / 4) + months * 30 * MICROS_PER_DAY + days as i64 * MICROS_PER_DAY + micros
+/// a year is 365.25 days, a remaining month 30 days, a day 24 hours. None when that does not
+/// fit in 64 bits (about 292,000 years), which no timestamp difference can reach either.
+pub fn interval_micros(months: i32, days: i32, micros: i64) -> Option<i64> {
+    let years = i64::from(months / 12);
+    let months = i64::from(months % 12);
+    years
+        .checked_mul(MICROS_PER_DAY * 1461 / 4)?
+        .checked_add(months * 30 * MICROS_PER_DAY)?
+        .checked_add(i64::from(days).checked_mul(MICROS_PER_DAY)?)?
+        .checked_add(micros)
 }
 
 /// "a > b > c" -> ["a", "b", "c"]: split on `separator`, trim blanks, drop empty parts.
@@ -32,8 +38,21 @@ mod tests {
     #[test]
     fn intervals_read_as_extract_epoch_does() {
         // SELECT EXTRACT(EPOCH FROM interval '1 year 1 month 1 day 1 second') = 31557600 + 2592000 + 86400 + 1
-        assert_eq!(interval_micros(13, 1, 1_000_000), (31_557_600 + 2_592_000 + 86_400 + 1) * 1_000_000);
-        assert_eq!(interval_micros(0, 30, 0), 30 * MICROS_PER_DAY);
+        assert_eq!(
+            interval_micros(13, 1, 1_000_000),
+            Some((31_557_600 + 2_592_000 + 86_400 + 1) * 1_000_000)
+        );
+        assert_eq!(interval_micros(0, 30, 0), Some(30 * MICROS_PER_DAY));
+        assert_eq!(interval_micros(-12, 0, 0), Some(-MICROS_PER_DAY * 1461 / 4));
+    }
+
+    #[test]
+    fn intervals_beyond_64_bits_are_none() {
+        // '178000000 years' = 2,136,000,000 months; 107,000,000 days * 86,400e6 us > 9.22e18
+        assert_eq!(interval_micros(2_136_000_000, 0, 0), None);
+        assert_eq!(interval_micros(0, 107_000_000, 0), None);
+        assert_eq!(interval_micros(0, 0, i64::MAX), Some(i64::MAX));
+        assert_eq!(interval_micros(0, 1, i64::MAX), None);
     }
 
     #[test]

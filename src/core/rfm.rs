@@ -50,7 +50,8 @@ impl Summary {
 
     /// Days from the last transaction to `as_of` (timestamps in microseconds).
     pub fn recency_days(&self, as_of: i64) -> f64 {
-        (as_of - self.last_ts) as f64 / MICROS_PER_DAY as f64
+        // in 128 bits: timestamps at the two ends of the range are 9.4e18 us apart
+        (i128::from(as_of) - i128::from(self.last_ts)) as f64 / MICROS_PER_DAY as f64
     }
 }
 

@@ -98,7 +98,7 @@ impl RuleModel {
                 // relative to the latest touch, so the largest weight is 1 and nothing underflows to all-zero
                 let latest = path.iter().map(|t| t.ts).max().unwrap_or(conversion_ts);
                 for (c, t) in credit.iter_mut().zip(path) {
-                    *c = (-((latest - t.ts) as f64) / half_life as f64).exp2();
+                    *c = (-((i128::from(latest) - i128::from(t.ts)) as f64) / half_life as f64).exp2();
                 }
                 let total: f64 = credit.iter().sum();
                 credit.iter_mut().for_each(|c| *c /= total);
