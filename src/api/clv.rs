@@ -5,12 +5,12 @@ use pgrx::datum::Interval;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};
 
-use super::model_cache::{cached_model, JsonbDatum};
+use super::model_cache::{with_cached_model, JsonbDatum};
 use super::{finite_micros, interrupt, interval_arg, required, TRANSACTIONS};
 use crate::core::clv::{self, BgNbd, Customer, Model};
 use crate::core::interner::Interner;
 use crate::core::MICROS_PER_DAY;
-use crate::error::{Error, OrRaise};
+use crate::error::{Error, ErrorKind, OrRaise};
 use crate::input;
 
 /// Microseconds from 2000-01-01 (Postgres' epoch) back to 1970-01-01.
@@ -24,7 +24,8 @@ fn period(ts: i64, unit: i64) -> i64 {
     }
     .expect("a finite timestamptz has a local time")
     .value() as i64;
-    (local + UNIX_EPOCH_OFFSET).div_euclid(unit)
+    // in 128 bits: the offset pushes timestamps near the range's end past i64
+    ((i128::from(local) + i128::from(UNIX_EPOCH_OFFSET)).div_euclid(i128::from(unit))) as i64
 }
 
 /// A value as its type's output function prints it (session DateStyle, IntervalStyle, TimeZone).
@@ -54,9 +55,10 @@ fn fit(
 ) -> Fitted {
     let transactions = required(transactions, "transactions");
     let time_unit = required(time_unit, "time_unit");
-    let unit = interval_arg(time_unit);
-    if unit <= 0 {
-        Error::invalid_parameter("time_unit must be a positive interval").raise();
+    let unit = interval_arg(time_unit, "time_unit");
+    // at least a second, so that periods of timestamps at the end of the range fit in 64 bits
+    if unit < 1_000_000 {
+        Error::invalid_parameter("time_unit must be at least 1 second").raise();
     }
     let penalizer = required(penalizer, "penalizer");
     if !(penalizer >= 0.0 && penalizer.is_finite()) {
@@ -115,9 +117,15 @@ fn clv_fit(
     JsonB(serde_json::to_value(model).expect("a model serialises"))
 }
 
+/// The longest horizon: 100 years. Each month costs one hypergeometric series per customer.
+const MAX_HORIZON_MONTHS: i32 = 1200;
+
 fn check_horizon(horizon_months: i32, discount_rate: f64) -> u32 {
-    if horizon_months < 1 {
-        Error::invalid_parameter(format!("horizon_months must be at least 1, not {horizon_months}")).raise();
+    if !(1..=MAX_HORIZON_MONTHS).contains(&horizon_months) {
+        Error::invalid_parameter(format!(
+            "horizon_months must be between 1 and {MAX_HORIZON_MONTHS} (100 years), not {horizon_months}"
+        ))
+        .raise();
     }
     if !(discount_rate > -1.0 && discount_rate.is_finite()) {
         Error::invalid_parameter(format!("discount_rate must be greater than -1, not {discount_rate}"))
@@ -159,7 +167,8 @@ fn customer_lifetime_value(
         .into_iter()
         .zip(customers)
         .map(|(key, c)| {
-            let value = model.gamma_gamma.map(|g| g.params.expected_value(&c));
+            interrupt();
+            let value = model.gamma_gamma.map(|g| finite(g.params.expected_value(&c), "expected_avg_value"));
             (
                 key,
                 c.frequency as i32,
@@ -167,22 +176,35 @@ fn customer_lifetime_value(
                 c.t,
                 c.monetary,
                 bgnbd.p_alive(&c),
-                bgnbd.expected_purchases(months as f64 * month, &c),
+                bgnbd.expected_purchases(months as f64 * month, &c).or_raise(),
                 value,
-                value.map(|v| clv::lifetime_value(&bgnbd, v, &c, months, month, discount_rate)),
+                value.map(|v| clv::lifetime_value(&bgnbd, v, &c, months, month, discount_rate).or_raise()),
             )
         })
         .collect();
     TableIterator::new(rows)
 }
 
-fn model_of(fcinfo: pg_sys::FunctionCallInfo, model: &JsonbDatum) -> &'static Model {
-    cached_model(fcinfo, model, Model::from_json)
+/// `value` when finite, else 22003 naming what it is: arguments near the float8 limits
+/// (1e308) overflow the closed forms.
+fn finite(value: f64, what: &str) -> f64 {
+    if !value.is_finite() {
+        Error::new(ErrorKind::OutOfRange, format!("{what} is out of the range the model can compute"))
+            .with_hint("frequency, recency, t and monetary must be of the size the model was fitted on")
+            .raise();
+    }
+    value
+}
+
+/// Calls `with` on the parsed model (cached per call site).
+fn with_model<R>(fcinfo: pg_sys::FunctionCallInfo, model: &JsonbDatum, with: impl FnOnce(&Model) -> R) -> R {
+    with_cached_model(fcinfo, model, Model::from_json, with)
 }
 
 /// A customer from scalar arguments; negative or inconsistent values raise 22023.
 fn customer(frequency: f64, recency: f64, t: f64, monetary: f64) -> Customer {
-    if !(frequency >= 0.0 && recency >= 0.0 && t >= recency && monetary.is_finite() && t.is_finite()) {
+    let finite = [frequency, recency, t, monetary].iter().all(|v| v.is_finite());
+    if !(finite && frequency >= 0.0 && recency >= 0.0 && t >= recency) {
         Error::invalid_parameter(format!(
             "need frequency >= 0 and 0 <= recency <= t, all finite (got frequency {frequency}, recency {recency}, t {t})"
         ))
@@ -200,8 +222,8 @@ fn clv_p_alive(
     t: f64,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> f64 {
-    let bgnbd: BgNbd = model_of(fcinfo, &model).bgnbd.params;
-    bgnbd.p_alive(&customer(frequency, recency, t, 0.0))
+    let bgnbd: BgNbd = with_model(fcinfo, &model, |m| m.bgnbd.params);
+    finite(bgnbd.p_alive(&customer(frequency, recency, t, 0.0)), "p_alive")
 }
 
 /// Expected purchases in the next `horizon` time units.
@@ -217,7 +239,8 @@ fn clv_expected_purchases(
     if !(horizon >= 0.0 && horizon.is_finite()) {
         Error::invalid_parameter(format!("horizon must be 0 or more, not {horizon}")).raise();
     }
-    model_of(fcinfo, &model).bgnbd.params.expected_purchases(horizon, &customer(frequency, recency, t, 0.0))
+    let c = customer(frequency, recency, t, 0.0);
+    with_model(fcinfo, &model, |m| m.bgnbd.params.expected_purchases(horizon, &c)).or_raise()
 }
 
 /// Expected mean purchase value (Gamma-Gamma); NULL when the model has no Gamma-Gamma part.
@@ -229,7 +252,8 @@ fn clv_expected_value(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<f64> {
     let c = customer(frequency, 0.0, 0.0, monetary);
-    model_of(fcinfo, &model).gamma_gamma.map(|g| g.params.expected_value(&c))
+    let gamma_gamma = with_model(fcinfo, &model, |m| m.gamma_gamma.map(|g| g.params));
+    gamma_gamma.map(|g| finite(g.expected_value(&c), "expected value"))
 }
 
 /// Discounted value of the next horizon_months months of purchases; NULL when the model
@@ -249,10 +273,12 @@ fn clv_value(
     // NULL in, NULL out, as a strict function (declared non-strict for its defaults).
     let (model, frequency, recency, t, monetary) = (model?, frequency?, recency?, t?, monetary?);
     let months = check_horizon(horizon_months?, discount_rate?);
-    let model = model_of(fcinfo, &model);
+    let (bgnbd, gamma_gamma, month) =
+        with_model(fcinfo, &model, |m| (m.bgnbd.params, m.gamma_gamma.map(|g| g.params), m.month()));
     let c = customer(frequency, recency, t, monetary);
-    let value = model.gamma_gamma?.params.expected_value(&c);
-    Some(clv::lifetime_value(&model.bgnbd.params, value, &c, months, model.month(), discount_rate?))
+    let value = finite(gamma_gamma?.expected_value(&c), "expected value");
+    let clv = clv::lifetime_value(&bgnbd, value, &c, months, month, discount_rate?).or_raise();
+    Some(finite(clv, "clv"))
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -367,9 +393,13 @@ mod tests {
     #[pg_test]
     fn few_repeat_customers_leave_gamma_gamma_out() {
         Spi::run(
-            "CREATE TABLE tx (k int, ts date, amount numeric);
-             INSERT INTO tx VALUES (1, '2024-01-01', 10), (1, '2024-01-05', 12), (2, '2024-01-02', 5),
-                                   (3, '2024-01-03', 8), (3, '2024-01-20', 9), (4, '2024-01-04', 7), (5, NULL, 1);",
+            // 40 customers, 12 of whom buy again, only 3 of those for a positive amount
+            "CREATE TABLE tx AS
+                 SELECT k, '2024-01-01'::date + (k * 37 % 50) AS ts, 10 AS amount FROM generate_series(1, 40) k
+                 UNION ALL SELECT k, '2024-03-01'::date + (k * 13 % 40), CASE WHEN k <= 3 THEN 5 ELSE 0 END
+                           FROM generate_series(1, 12) k
+                 UNION ALL SELECT k, '2024-04-20'::date + k, 0 FROM generate_series(1, 6) k
+                 UNION ALL SELECT 41, NULL, 1;",
         )
         .unwrap();
         assert!(Spi::get_one::<bool>("SELECT clv_fit('tx') -> 'gamma_gamma' = 'null'::jsonb")
@@ -377,7 +407,7 @@ mod tests {
             .unwrap());
         assert_eq!(
             count("SELECT count(*) FROM customer_lifetime_value('tx') WHERE clv IS NULL AND p_alive > 0"),
-            4
+            40
         );
     }
 

@@ -7,7 +7,7 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// Fewer repeat customers than this: no Gamma-Gamma fit (its estimates would be noise).
 pub const MIN_GAMMA_GAMMA_CUSTOMERS: usize = 10;
@@ -46,7 +46,8 @@ pub struct Customer {
 /// one purchase of their summed amount; t runs to the period `as_of`. Returns each
 /// customer id with its summary, in id order.
 pub fn customers_from_periods(mut rows: Vec<(u32, i64, f64)>, as_of: i64) -> Vec<(u32, Customer)> {
-    rows.sort_unstable_by_key(|&(id, period, _)| (id, period));
+    // amounts too, so that a period's sum does not depend on the rows' order
+    rows.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
     let mut customers = Vec::new();
     for group in rows.chunk_by(|x, y| x.0 == y.0) {
         let (id, first) = (group[0].0, group[0].1);
@@ -56,8 +57,9 @@ pub fn customers_from_periods(mut rows: Vec<(u32, i64, f64)>, as_of: i64) -> Vec
         let repeat_total: f64 = periods.skip(1).flatten().map(|row| row.2).sum();
         let customer = Customer {
             frequency: repeats as f64,
-            recency: (last - first) as f64,
-            t: (as_of - first) as f64,
+            // in 128 bits: periods of one microsecond span the whole i64 range
+            recency: (i128::from(last) - i128::from(first)) as f64,
+            t: (i128::from(as_of) - i128::from(first)) as f64,
             monetary: if repeats == 0 { 0.0 } else { repeat_total / repeats as f64 },
         };
         customers.push((id, customer));
@@ -210,16 +212,27 @@ impl BgNbd {
         1.0 / (1.0 + log_div.exp())
     }
 
-    /// E[purchases in the next `horizon` time units | x, t_x, T].
-    pub fn expected_purchases(&self, horizon: f64, c: &Customer) -> f64 {
+    /// E[purchases in the next `horizon` time units | x, t_x, T]. An error when the
+    /// hypergeometric series does not converge (a horizon of very many time units) or the
+    /// result is not a finite number.
+    pub fn expected_purchases(&self, horizon: f64, c: &Customer) -> Result<f64, Error> {
         if horizon <= 0.0 {
-            return 0.0;
+            return Ok(0.0);
         }
         let BgNbd { r, alpha, a, b } = *self;
         let (x, t) = (c.frequency, c.t);
         let (ha, hb, hc) = (r + x, b + x, a + b + x - 1.0);
         let z = horizon / (alpha + t + horizon);
-        let ln_hyp = ln_hyp2f1(ha, hb, hc, z);
+        let out_of_range = |why: &str| {
+            Error::new(
+                ErrorKind::OutOfRange,
+                format!("expected purchases over {horizon} time units for frequency {x}, t {t}: {why}"),
+            )
+        };
+        let ln_hyp = ln_hyp2f1(ha, hb, hc, z).ok_or_else(|| {
+            out_of_range("the hypergeometric series does not converge there")
+                .with_hint("use a shorter horizon or a longer time_unit")
+        })?;
         let first = (a + b + x - 1.0) / (a - 1.0);
         let second = 1.0 - (ln_hyp + (r + x) * ((alpha + t) / (alpha + horizon + t)).ln()).exp();
         let denominator = if x > 0.0 {
@@ -227,35 +240,62 @@ impl BgNbd {
         } else {
             1.0
         };
-        first * second / denominator
+        let expected = first * second / denominator;
+        if expected.is_finite() {
+            Ok(expected)
+        } else {
+            // e.g. a = 1, a pole of the closed form, which degenerate fits on a handful of customers reach
+            Err(out_of_range(&format!(
+                "not a finite number under this model (r {r}, alpha {alpha}, a {a}, b {b})"
+            ))
+            .with_hint("fit on more customers"))
+        }
     }
 }
+
+/// Terms the hypergeometric series may take before it counts as not converging. At the
+/// longest horizon customer_lifetime_value allows (1,200 months) z stays near 0.99 for
+/// typical data, which takes a few thousand terms.
+const HYP2F1_MAX_TERMS: usize = 100_000;
 
 /// ln 2F1(a, b; c; z) for 0 <= z < 1, by its series; where the terms overflow, through
 /// Euler's transformation 2F1(a, b; c; z) = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z),
-/// as lifetimes does.
-fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> f64 {
+/// as lifetimes does. None when neither converges within HYP2F1_MAX_TERMS terms.
+fn ln_hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
+    if !(0.0..1.0).contains(&z) {
+        return None;
+    }
     match hyp2f1_series(a, b, c, z) {
-        Some(value) => value.ln(),
-        None => hyp2f1_series(c - a, c - b, c, z).map_or(f64::NAN, |v| v.ln()) + (c - a - b) * (1.0 - z).ln(),
+        Series::Converged(value) => Some(value.ln()),
+        Series::Overflow => match hyp2f1_series(c - a, c - b, c, z) {
+            Series::Converged(value) => Some(value.ln() + (c - a - b) * (1.0 - z).ln()),
+            _ => None,
+        },
+        Series::NotConverged => None,
     }
 }
 
-fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
+enum Series {
+    Converged(f64),
+    Overflow,
+    NotConverged,
+}
+
+fn hyp2f1_series(a: f64, b: f64, c: f64, z: f64) -> Series {
     let mut term = 1.0;
     let mut sum = 1.0;
-    for k in 0..100_000 {
+    for k in 0..HYP2F1_MAX_TERMS {
         let k = k as f64;
         term *= (a + k) * (b + k) / ((c + k) * (k + 1.0)) * z;
         sum += term;
         if !sum.is_finite() {
-            return None;
+            return Series::Overflow;
         }
         if term.abs() <= 1e-16 * sum.abs() {
-            return Some(sum);
+            return Series::Converged(sum);
         }
     }
-    Some(sum)
+    Series::NotConverged
 }
 
 /// Customers with frequency > 0 and monetary > 0 as Gamma-Gamma's likelihood reads them:
@@ -329,15 +369,15 @@ pub fn lifetime_value(
     months: u32,
     month: f64,
     discount: f64,
-) -> f64 {
+) -> Result<f64, Error> {
     let mut clv = 0.0;
     let mut previous = 0.0;
     for i in 1..=months {
-        let expected = bgnbd.expected_purchases(i as f64 * month, c);
+        let expected = bgnbd.expected_purchases(i as f64 * month, c)?;
         clv += value * (expected - previous) / (1.0 + discount).powi(i as i32);
         previous = expected;
     }
-    clv
+    Ok(clv)
 }
 
 /// The result of a fit: parameters, mean log-likelihood, iterations, convergence.
@@ -376,18 +416,23 @@ pub fn fit_bgnbd(data: &Grouped, penalizer: f64, interrupt: &mut dyn FnMut()) ->
     Fit { params, log_likelihood: params.mean_log_likelihood(data), iterations: iterations + used, converged }
 }
 
+/// Fits Gamma-Gamma by maximum likelihood (penalised as lifetimes does) with q kept above 1:
+/// the population mean spend v p / (q - 1) exists only there, and an optimum below 1 (as
+/// large penalizers give) would make every expected value negative. Over x = (ln p,
+/// ln (q - 1), ln v).
 pub fn fit_gamma_gamma(
     repeaters: &Repeaters,
     penalizer: f64,
     interrupt: &mut dyn FnMut(),
 ) -> Fit<GammaGamma> {
+    let params_of = |x: &[f64]| GammaGamma { p: x[0].exp(), q: 1.0 + x[1].exp(), v: x[2].exp() };
     let objective = |x: &[f64]| {
-        let params = GammaGamma { p: x[0].exp(), q: x[1].exp(), v: x[2].exp() };
-        let penalty = penalizer * x.iter().map(|v| v.exp().powi(2)).sum::<f64>();
+        let params = params_of(x);
+        let penalty = penalizer * (params.p.powi(2) + params.q.powi(2) + params.v.powi(2));
         -(params.mean_log_likelihood(repeaters) - penalty)
     };
     let (x, iterations, converged) = minimize(objective, &[0.0, 0.0, 0.0], 0.5, interrupt);
-    let params = GammaGamma { p: x[0].exp(), q: x[1].exp(), v: x[2].exp() };
+    let params = params_of(&x);
     Fit { params, log_likelihood: params.mean_log_likelihood(repeaters), iterations, converged }
 }
 
@@ -702,9 +747,9 @@ mod tests {
         ] {
             let c = Customer { frequency: x, recency: tx, t, monetary: 0.0 };
             assert!(close(WEEKLY.p_alive(&c), alive, 1e-12), "p_alive {x} {tx} {t}: {}", WEEKLY.p_alive(&c));
-            let got = WEEKLY.expected_purchases(10.0, &c);
+            let got = WEEKLY.expected_purchases(10.0, &c).unwrap();
             assert!(close(got, in_10, 1e-10), "E[10] {x} {tx} {t}: {got}");
-            let got = WEEKLY.expected_purchases(52.0, &c);
+            let got = WEEKLY.expected_purchases(52.0, &c).unwrap();
             assert!(close(got, in_52, 1e-10), "E[52] {x} {tx} {t}: {got}");
         }
     }
@@ -722,12 +767,12 @@ mod tests {
         // freq='W'), which values purchases at the Gamma-Gamma expected value: 57.5896626176788
         // (a month is 4.345 weeks there).
         let c = Customer { frequency: 2.0, recency: 30.43, t: 38.86, monetary: 40.0 };
-        let clv = lifetime_value(&WEEKLY, gg.expected_value(&c), &c, 12, 4.345, 0.01);
+        let clv = lifetime_value(&WEEKLY, gg.expected_value(&c), &c, 12, 4.345, 0.01).unwrap();
         assert!(close(clv, 57.5896626176788, 1e-10), "{clv}");
         // In days (freq='D', month = 30 days), the daily fit: 56.942386506056174.
         let daily = BgNbd { r: 0.2426, alpha: 30.895, a: 0.7929, b: 2.4259 };
         let c = Customer { frequency: 2.0, recency: 213.0, t: 272.0, monetary: 40.0 };
-        let clv = lifetime_value(&daily, gg.expected_value(&c), &c, 12, 30.0, 0.01);
+        let clv = lifetime_value(&daily, gg.expected_value(&c), &c, 12, 30.0, 0.01).unwrap();
         assert!(close(clv, 56.942386506056174, 1e-10), "{clv}");
     }
 
@@ -817,6 +862,39 @@ mod tests {
         }
         let published = GammaGamma { p: 6.25, q: 3.74, v: 15.44 };
         assert!(fit.log_likelihood >= published.mean_log_likelihood(&repeaters) - 1e-12);
+    }
+
+    #[test]
+    fn a_large_penalizer_keeps_the_mean_spend_positive() {
+        // Unconstrained, penalizers of 0.1 to 10 drive q below 1 on these data, and then
+        // v p / (q - 1) and every expected value are negative.
+        let customers = cdnow_calibration();
+        let repeaters = Repeaters::new(&customers);
+        for penalizer in [0.1, 1.0, 10.0] {
+            let fit = fit_gamma_gamma(&repeaters, penalizer, &mut || {});
+            assert!(fit.params.q > 1.0, "penalizer {penalizer}: q = {}", fit.params.q);
+            assert!(customers.iter().all(|c| fit.params.expected_value(c) > 0.0), "penalizer {penalizer}");
+        }
+    }
+
+    #[test]
+    fn a_horizon_the_series_cannot_reach_is_an_error_not_a_number() {
+        let c = Customer { frequency: 1.0, recency: 1.0, t: 10.0, monetary: 0.0 };
+        // z = h / (alpha + t + h) rounds to 1 for h = 1e308: the series diverges
+        let error = WEEKLY.expected_purchases(1e308, &c).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::OutOfRange, "{error}");
+        // 1,200 months in weeks is well within reach
+        let far = WEEKLY.expected_purchases(1200.0 * 4.345, &c).unwrap();
+        let near = WEEKLY.expected_purchases(52.0, &c).unwrap();
+        assert!(far.is_finite() && far > near, "{far} {near}");
+    }
+
+    #[test]
+    fn summaries_do_not_depend_on_the_order_of_a_periods_amounts() {
+        let rows = vec![(0, 1, 0.1), (0, 5, 0.2), (0, 5, 0.3), (0, 5, 1e16), (0, 9, 1.0)];
+        let mut reversed = rows.clone();
+        reversed.reverse();
+        assert_eq!(customers_from_periods(rows, 10), customers_from_periods(reversed, 10));
     }
 
     /// splitmix64, for simulated data.
