@@ -11,7 +11,7 @@ use crate::core::attribution::{
 use crate::core::journey::{
     Conversion, Interner, JourneyBuilder, Journeys, PathTouch, PathTransform, WindowOptions,
 };
-use crate::error::{Error, OrRaise};
+use crate::error::{Error, ErrorKind, OrRaise};
 use crate::input::{self, column, Kind, More, Shape};
 
 const TOUCHPOINTS: Shape = Shape {
@@ -68,7 +68,7 @@ impl ModelChoice {
         max_channels: Option<i32>,
     ) -> Self {
         let name = required(model, "model");
-        let half_life = interval_arg(required(half_life, "half_life"));
+        let half_life = interval_arg(required(half_life, "half_life"), "half_life");
         let weights = weights.map(|w| {
             w.into_iter()
                 .map(|x| {
@@ -143,7 +143,7 @@ pub(super) fn window_options(
     max_touches: Option<i32>,
     reset_on_conversion: Option<bool>,
 ) -> WindowOptions {
-    let lookback = interval_arg(required(lookback, "lookback"));
+    let lookback = interval_arg(required(lookback, "lookback"), "lookback");
     if lookback <= 0 {
         Error::invalid_parameter("lookback must be a positive interval").raise();
     }
@@ -167,11 +167,15 @@ pub(super) fn read_journeys(
     let touchpoints = required(touchpoints, "touchpoints");
     let conversions = required(conversions, "conversions");
     let mut builder = JourneyBuilder::default();
+    let mut total_value = 0.0;
     input::for_each_row(&CONVERSIONS, conversions, |row| {
         if let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) {
-            builder.add_conversion(key.as_key(), ts, row.number(2).unwrap_or(0.0));
+            let value = row.number(2).unwrap_or(0.0);
+            total_value += value.abs();
+            builder.add_conversion(key.as_key(), ts, value);
         }
     });
+    require_finite_sum(total_value, "conversions: the sum of the values overflows float8");
     if !learning {
         builder.keep_touches_near_conversions(lookback);
     }
@@ -358,6 +362,15 @@ pub(super) fn channel_totals(
     (run.channels, rows)
 }
 
+/// 22003 when a sum of input numbers is not finite: credits summed from them would be NaN.
+fn require_finite_sum(sum: f64, message: &str) {
+    if !sum.is_finite() {
+        Error::new(ErrorKind::OutOfRange, message)
+            .with_hint("scale the numbers down in the query (e.g. in thousands)")
+            .raise();
+    }
+}
+
 /// Paths given as (path text or text[], conversions, value, nulls), read and interned.
 fn read_paths(paths: Option<&str>, separator: Option<&str>) -> WeightedPaths {
     let paths = required(paths, "paths");
@@ -367,6 +380,7 @@ fn read_paths(paths: Option<&str>, separator: Option<&str>) -> WeightedPaths {
     }
     let mut channels = Interner::default();
     let mut weighted: Vec<(Vec<PathTouch>, PathWeights)> = Vec::new();
+    let mut total = 0.0;
     input::for_each_row(&PATHS, paths, |row| {
         let Some(names) = row.path(0, separator) else { return };
         let weights = PathWeights {
@@ -381,9 +395,11 @@ fn read_paths(paths: Option<&str>, separator: Option<&str>) -> WeightedPaths {
             ))
             .raise();
         }
+        total += weights.conversions + weights.nulls + weights.value.abs();
         let path = names.iter().map(|n| PathTouch { ts: 0, channel: channels.id(n) }).collect();
         weighted.push((path, weights));
     });
+    require_finite_sum(total, "paths: the sum of conversions, nulls and value overflows float8");
     let (names, new_ids) = channels.into_sorted();
     for (path, _) in &mut weighted {
         for touch in path.iter_mut() {
@@ -446,6 +462,9 @@ fn attribute_paths(
     TableIterator::new(rows)
 }
 
+/// The names of markov_transition_matrix's fixed states.
+const RESERVED_STATES: [&str; 3] = ["(start)", "(conversion)", "(null)"];
+
 /// The Markov chain attribute_paths(model => 'markov') solves: every transition with its
 /// probability and weight. States are '(start)', channel histories 'a > b', '(conversion)'
 /// and '(null)'.
@@ -476,8 +495,19 @@ fn markov_transition_matrix(
     );
     let Model::Markov(options) = choice.model else { unreachable!("parsed as markov") };
     let paths = read_paths(paths, separator);
+    // states are named by channels: these names would make two states read the same
+    if let Some(name) =
+        paths.channels.iter().find(|c| RESERVED_STATES.contains(&c.as_str()) || c.contains('>'))
+    {
+        Error::invalid_parameter(format!(
+            "paths: the channel '{name}' cannot be named in a transition matrix: '(start)', '(conversion)' \
+             and '(null)' name its fixed states and '>' joins channel histories"
+        ))
+        .with_hint("rename the channel in the query, e.g. with replace()")
+        .raise();
+    }
     let attribution = choice.attribution(&paths.channels);
-    let (names, chain) = attribution.markov_chain(&paths, options).or_raise();
+    let (names, chain) = attribution.markov_chain(&paths, options, &mut interrupt).or_raise();
     let rows: Vec<_> =
         chain.transition_rows(&names).into_iter().map(|t| (t.from, t.to, t.probability, t.weight)).collect();
     TableIterator::new(rows)

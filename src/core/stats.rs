@@ -30,8 +30,13 @@ impl Confidence {
             ))
             .with_hint("e.g. 0.95 for a 95% interval"));
         }
-        let standard = Normal::standard();
-        Ok(Confidence { level, z: standard.inverse_cdf(1.0 - (1.0 - level) / 2.0) })
+        let z = Normal::standard().inverse_cdf(1.0 - (1.0 - level) / 2.0);
+        // a level within a rounding of 1 has no finite quantile in float8
+        if !z.is_finite() {
+            return Err(Error::invalid_parameter(format!("confidence {level} is too close to 1"))
+                .with_hint("use at most 0.999999999"));
+        }
+        Ok(Confidence { level, z })
     }
 }
 
@@ -98,6 +103,8 @@ mod tests {
         // Standard normal table: z(0.95) = 1.644854, z(0.975) = 1.959964, z(0.995) = 2.575829.
         assert!(close(Confidence::new(0.90).unwrap().z, 1.6448536269514722, 1e-12));
         assert!(close(Confidence::new(0.95).unwrap().z, 1.959963984540054, 1e-12));
+        assert!(Confidence::new(0.9999999999999999).is_err(), "1 - 1e-16 rounds the quantile to infinity");
+        assert!(Confidence::new(0.999999999).unwrap().z.is_finite());
         assert!(close(Confidence::new(0.99).unwrap().z, 2.5758293035489004, 1e-12));
         for bad in [0.0, 1.0, -0.5, 1.5, f64::NAN] {
             assert!(Confidence::new(bad).is_err(), "{bad}");

@@ -180,16 +180,17 @@ impl Attribution {
         interrupt: &mut dyn FnMut(),
         mut visit: impl FnMut(Option<&Conversion>, &[PathTouch], &[f64], PathWeights),
     ) -> Result<Run> {
-        let (channels, merge) = self.merged_channels(paths);
+        let (channels, merge) = self.merged_channels(paths, interrupt);
         let merge = merge.as_deref();
         let mut crediter = match &self.model {
             Model::Rule(rule) => Crediter::Rule(rule),
             Model::Markov(options) => Crediter::Markov(
-                self.learn_chain(paths, merge, *options)?.removal_effects(channels.len(), interrupt),
+                self.learn_chain(paths, merge, *options, interrupt)?
+                    .removal_effects(channels.len(), interrupt),
             ),
             Model::Shapley { seed } => {
                 let mut shapley = Shapley::new(*seed);
-                self.for_each_shaped_path(paths, merge, |path, weights| {
+                self.for_each_shaped_path(paths, merge, interrupt, |path, weights| {
                     shapley.add_journey(path.iter().map(|t| t.channel), weights.conversions, weights.nulls)
                 });
                 Crediter::Shapley(shapley)
@@ -214,6 +215,8 @@ impl Attribution {
             if conversion.is_none() && weights.conversions == 0.0 && weights.value == 0.0 {
                 return;
             }
+            // per path: a Shapley set of many channels takes milliseconds
+            interrupt();
             shaped.clear();
             shaped.extend_from_slice(path);
             self.shape(&mut shaped, merge);
@@ -229,9 +232,14 @@ impl Attribution {
 
     /// The Markov chain of every shaped path (markov_transition_matrix), with the channel
     /// names after max_channels.
-    pub fn markov_chain(&self, paths: &dyn Paths, options: MarkovOptions) -> Result<(Vec<String>, Chain)> {
-        let (channels, merge) = self.merged_channels(paths);
-        Ok((channels, self.learn_chain(paths, merge.as_deref(), options)?))
+    pub fn markov_chain(
+        &self,
+        paths: &dyn Paths,
+        options: MarkovOptions,
+        interrupt: &mut dyn FnMut(),
+    ) -> Result<(Vec<String>, Chain)> {
+        let (channels, merge) = self.merged_channels(paths, interrupt);
+        Ok((channels, self.learn_chain(paths, merge.as_deref(), options, interrupt)?))
     }
 
     fn learn_chain(
@@ -239,10 +247,11 @@ impl Attribution {
         paths: &dyn Paths,
         merge: Option<&[ChannelId]>,
         options: MarkovOptions,
+        interrupt: &mut dyn FnMut(),
     ) -> Result<Chain> {
         let mut chain = ChainBuilder::new(options);
         let mut failure = Ok(());
-        self.for_each_shaped_path(paths, merge, |path, weights| {
+        self.for_each_shaped_path(paths, merge, interrupt, |path, weights| {
             if failure.is_ok() {
                 failure = chain.add_path(path.iter().map(|t| t.channel), weights.conversions, weights.nulls);
             }
@@ -254,10 +263,12 @@ impl Attribution {
         &self,
         paths: &dyn Paths,
         merge: Option<&[ChannelId]>,
+        interrupt: &mut dyn FnMut(),
         mut visit: impl FnMut(&[PathTouch], PathWeights),
     ) {
         let mut shaped = Vec::new();
         paths.for_each_path(&mut |_, path, weights| {
+            interrupt();
             shaped.clear();
             shaped.extend_from_slice(path);
             self.shape(&mut shaped, merge);
@@ -268,12 +279,16 @@ impl Attribution {
     /// With max_channels, the channels in most (weighted) conversions, ties by name, keep
     /// their names and the others become 'other'. Returns the names (sorted) and, if any
     /// changed, old id -> new id.
-    fn merged_channels(&self, paths: &dyn Paths) -> (Vec<String>, Option<Vec<ChannelId>>) {
+    fn merged_channels(
+        &self,
+        paths: &dyn Paths,
+        interrupt: &mut dyn FnMut(),
+    ) -> (Vec<String>, Option<Vec<ChannelId>>) {
         let names = paths.channels();
         let Some(keep) = self.max_channels else { return (names.to_vec(), None) };
         let mut conversions = vec![0.0; names.len()];
         let mut seen = Vec::new();
-        self.for_each_shaped_path(paths, None, |path, weights| {
+        self.for_each_shaped_path(paths, None, interrupt, |path, weights| {
             for &c in shapley::distinct_sorted(&mut seen, path.iter().map(|t| t.channel)) {
                 conversions[c as usize] += weights.conversions;
             }
