@@ -1,6 +1,6 @@
 //! Customer segments by k-means (greedy k-means++ and Lloyd steps of our own, on all
-//! cores: bench/lloyd_step.rs shows why not linfa's) or a Gaussian mixture
-//! (linfa-clustering's GaussianMixtureModel), on scaled features, with a model that is a
+//! cores: bench/lloyd_step.rs shows why not linfa's) or a Gaussian mixture (EM of our
+//! own, src/core/mixture.rs says why not linfa's), on scaled features, with a model that is a
 //! plain value: it scores new rows exactly as the fit scored its own.
 //!
 //! The pieces:
@@ -14,16 +14,14 @@
 //! - `lloyd_step`: one assignment and the sums of the update, over blocks of rows in
 //!   parallel (src/core/parallel.rs), so the result does not depend on the core count.
 
-use linfa::prelude::*;
-use linfa_clustering::{GaussianMixtureModel, GmmInitMethod};
 use ndarray::{Array2, ArrayBase, ArrayView2, Ix2};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
-use super::parallel;
-use crate::error::{Error, Result};
+use super::{mixture, parallel};
+use crate::error::{Error, ErrorKind, Result};
 
 pub const MODEL_FORMAT: &str = "pg_marketing.kmeans";
 pub const MODEL_VERSION: u32 = 1;
@@ -188,6 +186,33 @@ impl ColumnStats {
     }
 }
 
+/// Upper bounds of the fit's arguments: beyond them a fit is a mistake, not a segmentation,
+/// and each multiplies the work.
+pub const MAX_K: usize = 1000;
+pub const MAX_N_INIT: usize = 100;
+pub const MAX_ITER: u32 = 100_000;
+
+/// The largest feature magnitude a fit takes: sums of squares of such values over billions of
+/// rows stay finite.
+const MAX_MAGNITUDE: f64 = 1e100;
+
+/// 22003 naming the first feature with a value beyond MAX_MAGNITUDE.
+fn check_magnitudes(data: ArrayView2<f64>, feature_names: &[String]) -> Result<()> {
+    for row in data.rows() {
+        if let Some((j, x)) = row.iter().enumerate().find(|(_, x)| x.abs() > MAX_MAGNITUDE) {
+            return Err(Error::new(
+                ErrorKind::OutOfRange,
+                format!(
+                    "feature {} has the value {x:e}; a fit takes values up to 1e100 in magnitude",
+                    feature_names.get(j).map_or("?", String::as_str)
+                ),
+            )
+            .with_hint("rescale the column in the query (e.g. divide it, or take its logarithm)"));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct FitOptions {
     pub k: usize,
@@ -212,11 +237,14 @@ impl FitOptions {
             ))
             .with_hint("choose a smaller k, or check that the features query returns the rows you expect"));
         }
-        if self.n_init < 1 {
-            return Err(Error::invalid_parameter("n_init must be at least 1"));
+        if self.k > MAX_K {
+            return Err(Error::invalid_parameter(format!("k must be at most {MAX_K}, not {}", self.k)));
         }
-        if self.max_iter < 1 {
-            return Err(Error::invalid_parameter("max_iter must be at least 1"));
+        if !(1..=MAX_N_INIT).contains(&self.n_init) {
+            return Err(Error::invalid_parameter(format!("n_init must be between 1 and {MAX_N_INIT}")));
+        }
+        if !(1..=MAX_ITER).contains(&self.max_iter) {
+            return Err(Error::invalid_parameter(format!("max_iter must be between 1 and {MAX_ITER}")));
         }
         if !(self.tolerance >= 0.0 && self.tolerance.is_finite()) {
             return Err(Error::invalid_parameter("tolerance must be a finite number >= 0"));
@@ -250,8 +278,8 @@ pub struct Model {
     /// Mean silhouette on a seeded sample of at most SILHOUETTE_SAMPLE rows; None for one
     /// segment.
     pub silhouette: Option<f64>,
-    /// Lloyd iterations of the kept run (k-means); None for a mixture, as linfa does not
-    /// report them.
+    /// Lloyd iterations of the kept run (k-means); None for a mixture (its model format
+    /// predates its own EM loop).
     pub iterations: Option<u32>,
     pub seed: u64,
     pub n_rows: u64,
@@ -290,6 +318,9 @@ impl Model {
             && model.centroids.len() == model.k
             && model.centroids.iter().all(|c| c.len() == d && c.iter().all(|x| x.is_finite()))
             && model.sizes.len() == model.k
+            // sizes are counts of rows: their sum must be a bigint
+            && model.sizes.iter().try_fold(0i64, |sum, &n| i64::try_from(n).ok()?.checked_add(sum)).is_some()
+            && model.scaler.center.iter().all(|c| c.is_finite())
             && match (&model.algorithm, &model.mixture) {
                 (Algorithm::Kmeans, None) => true,
                 (Algorithm::Gmm, Some(m)) => {
@@ -345,7 +376,7 @@ impl Scorer {
                     .iter()
                     .zip(&mixture.covariances)
                     .map(|(&weight, covariance)| {
-                        let cholesky = cholesky(covariance).ok_or_else(|| {
+                        let cholesky = mixture::cholesky(covariance).ok_or_else(|| {
                             Error::invalid_parameter(
                                 "the k-means model is damaged: a covariance is not positive definite",
                             )
@@ -407,28 +438,6 @@ impl Scorer {
     }
 }
 
-/// The lower Cholesky factor of a symmetric positive definite matrix, row-major; None if
-/// it is not positive definite.
-fn cholesky(matrix: &[Vec<f64>]) -> Option<Vec<f64>> {
-    let d = matrix.len();
-    let mut l = vec![0.0; d * d];
-    for i in 0..d {
-        for j in 0..=i {
-            let partial: f64 = (0..j).map(|m| l[i * d + m] * l[j * d + m]).sum();
-            if i == j {
-                let pivot = matrix[i][i] - partial;
-                if !(pivot > 0.0 && pivot.is_finite()) {
-                    return None;
-                }
-                l[i * d + i] = pivot.sqrt();
-            } else {
-                l[i * d + j] = (matrix[i][j] - partial) / l[j * d + j];
-            }
-        }
-    }
-    Some(l)
-}
-
 /// A fit: the model, each row's 1-based segment and distance (in input order), and the
 /// names of constant feature columns.
 pub struct Fitted {
@@ -445,6 +454,7 @@ pub fn fit(
     interrupt: &mut dyn FnMut(),
 ) -> Result<Fitted> {
     options.check(data.nrows())?;
+    check_magnitudes(data.view(), &feature_names)?;
     let (scaler, constant) = Scaler::fit(options.scale, data.view());
     scaler.scale_rows(&mut data);
     fit_scaled(data.view(), &scaler, &constant, &feature_names, options, interrupt)
@@ -737,34 +747,29 @@ fn greedy_kmeans_plusplus(
     chosen.iter().flat_map(|&i| row(i).to_vec()).collect()
 }
 
-/// A Gaussian mixture (full covariances, initialised by k-means) fitted by linfa's EM.
-/// linfa runs the n_init runs and keeps the best; interrupts are checked before and after,
-/// as its EM loop cannot be stepped from outside.
+/// A Gaussian mixture (full covariances) by EM (core/mixture.rs), each of n_init runs
+/// started from a k-means run of its own seed; the run with the highest likelihood is kept.
 fn gaussian_mixture(
     scaled: ArrayView2<f64>,
     options: &FitOptions,
     interrupt: &mut dyn FnMut(),
 ) -> Result<(Array2<f64>, Mixture)> {
-    interrupt();
-    let dataset = DatasetBase::from(scaled.to_owned());
-    let gmm = GaussianMixtureModel::params_with_rng(options.k, Xoshiro256Plus::seed_from_u64(options.seed))
-        .init_method(GmmInitMethod::KMeans)
-        .n_runs(options.n_init as u64)
-        .max_n_iterations(options.max_iter as u64)
-        // linfa's default; 0 would never stop early
-        .tolerance(options.tolerance.max(1e-12))
-        .fit(&dataset)
-        .map_err(|e| {
-            Error::invalid_parameter(format!("the Gaussian mixture fit failed: {e}"))
-                .with_hint("try fewer segments, algorithm => 'kmeans', or features that are not collinear")
-        })?;
-    interrupt();
-    let covariances = gmm
-        .covariances()
-        .outer_iter()
-        .map(|matrix| matrix.rows().into_iter().map(|row| row.to_vec()).collect())
-        .collect();
-    Ok((gmm.means().clone(), Mixture { weights: gmm.weights().to_vec(), covariances }))
+    let d = scaled.ncols();
+    let mut best: Option<(f64, mixture::Components)> = None;
+    for run in 0..options.n_init {
+        let kmeans = FitOptions { n_init: 1, seed: options.seed.wrapping_add(run as u64), ..options.clone() };
+        let (centers, _) = lloyd(scaled, &kmeans, interrupt)?;
+        // 0 would never stop early
+        let tolerance = options.tolerance.max(1e-12);
+        let (components, log_likelihood) =
+            mixture::fit(rows_of(&scaled), d, rows_of(&centers), options.max_iter, tolerance, interrupt)?;
+        if best.as_ref().is_none_or(|(b, _)| log_likelihood > *b) {
+            best = Some((log_likelihood, components));
+        }
+    }
+    let (_, components) = best.expect("n_init is at least 1");
+    let centers = Array2::from_shape_vec((options.k, d), components.means).expect("k means of d values");
+    Ok((centers, Mixture { weights: components.weights, covariances: components.covariances }))
 }
 
 /// Mean silhouette (Euclidean) of `labels` over a seeded sample of at most `sample_size`
@@ -880,6 +885,10 @@ pub fn choose_k(
             "k_min ({k_min}) and k_max ({k_max}) must satisfy 1 <= k_min <= k_max"
         )));
     }
+    if k_max > MAX_K {
+        return Err(Error::invalid_parameter(format!("k_max must be at most {MAX_K}, not {k_max}")));
+    }
+    check_magnitudes(data.view(), feature_names)?;
     let (scaler, constant) = Scaler::fit(options.scale, data.view());
     scaler.scale_rows(&mut data);
     let mut choices = Vec::new();
@@ -1043,6 +1052,7 @@ mod tests {
     #[test]
     fn silhouette_agrees_with_linfa() {
         use linfa::metrics::SilhouetteScore;
+        use linfa::DatasetBase;
         // linfa's silhouette_score is an independent implementation of the same definition
         let (data, _) = blobs(&[[0.0, 0.0], [2.0, 1.0], [4.0, 0.0]], 100, 3);
         let labels: Vec<usize> =
