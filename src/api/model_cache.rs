@@ -35,6 +35,19 @@ unsafe impl<'fcx> ArgAbi<'fcx> for JsonbDatum {
 
 pgrx::impl_sql_translatable!(JsonbDatum, arg_only = "jsonb");
 
+impl JsonbDatum {
+    /// The jsonb as text, for a parser of our own: pgrx's JsonB goes through serde_json's
+    /// Value and fails (XX000) on numbers beyond float8, such as 1e999.
+    pub fn text(&self) -> String {
+        // SAFETY: the datum is a non-NULL jsonb for the duration of the call.
+        unsafe {
+            let text = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(self.0)])
+                .expect("jsonb_out returns text for a jsonb value");
+            CStr::from_ptr(text.cast_mut_ptr()).to_string_lossy().into_owned()
+        }
+    }
+}
+
 struct Cached<T> {
     /// The model's datum as passed (see `identity`).
     bytes: Vec<u8>,
@@ -58,34 +71,37 @@ unsafe fn identity<'a>(varlena: *mut pg_sys::varlena) -> &'a [u8] {
     }
 }
 
-/// The parsed model of `model` at this call site: from fn_extra when the bytes are the
-/// same as last time, else parsed by `parse` (from the jsonb's text) and remembered.
-pub fn cached_model<T: 'static>(
+/// Calls `with` on the parsed model of `model` at this call site: from fn_extra when the
+/// bytes are the same as last time, else parsed by `parse` (from the jsonb's text) and
+/// remembered. The model is lent to `with` only: the next call with another model
+/// overwrites it.
+pub fn with_cached_model<T: 'static, R>(
     fcinfo: pg_sys::FunctionCallInfo,
     model: &JsonbDatum,
     parse: impl FnOnce(&str) -> Result<T, Error>,
-) -> &'static T {
+    with: impl FnOnce(&T) -> R,
+) -> R {
     // SAFETY: fcinfo and its flinfo come from Postgres for this call; fn_extra is ours at
     // this call site and holds only a Cached<T> (one T per SQL function); it lives in
-    // fn_mcxt, which outlives the call.
+    // fn_mcxt, which outlives the call. No reference to it outlives `with`, and nothing
+    // replaces it while `with` runs (a call site is not re-entered during its own call).
     unsafe {
         let bytes = identity(model.0.cast_mut_ptr());
         let flinfo = (*fcinfo).flinfo;
         let extra = (*flinfo).fn_extra as *mut Cached<T>;
         if !extra.is_null() && (*extra).bytes == bytes {
-            return &(*extra).value;
+            return with(&(*extra).value);
         }
-        let text_datum = pgrx::direct_function_call_as_datum(pg_sys::jsonb_out, &[Some(model.0)])
-            .expect("jsonb_out returns text for a jsonb value");
-        let value = parse(&CStr::from_ptr(text_datum.cast_mut_ptr()).to_string_lossy()).or_raise();
+        let value = parse(&model.text()).or_raise();
         let cached = Cached { bytes: bytes.to_vec(), value };
-        if extra.is_null() {
+        let stored = if extra.is_null() {
             let stored = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(cached);
             (*flinfo).fn_extra = stored.cast();
-            &(*stored).value
+            stored
         } else {
             *extra = cached;
-            &(*extra).value
-        }
+            extra
+        };
+        with(&(*stored).value)
     }
 }

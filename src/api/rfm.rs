@@ -81,7 +81,8 @@ fn score_customers(
 fn midnight_after(ts: i64) -> i64 {
     let ts = timestamptz(ts);
     let midnight = Spi::get_one_with_args::<TimestampWithTimeZone>(
-        "SELECT date_trunc('day', $1) + interval '1 day'",
+        // schema-qualified, so that no search_path can put another function or operator here
+        "SELECT pg_catalog.date_trunc('day', $1) OPERATOR(pg_catalog.+) interval '1 day'",
         &[ts.into()],
     )
     .expect("date arithmetic on a finite timestamp succeeds")
@@ -119,7 +120,7 @@ fn segment_rules(segment_map: &str, bins: u32) -> Option<Vec<SegmentRule>> {
 }
 
 fn relation_exists(name: &str) -> bool {
-    Spi::get_one_with_args::<bool>("SELECT to_regclass($1) IS NOT NULL", &[name.into()])
+    Spi::get_one_with_args::<bool>("SELECT pg_catalog.to_regclass($1) IS NOT NULL", &[name.into()])
         .expect("to_regclass does not fail on a well-formed name")
         .unwrap_or(false)
 }
@@ -370,7 +371,11 @@ fn rfm_summary_final(
         summary.last_ts.into_datum(),
     ];
     // SAFETY: the datums match rfm_customer_summary's column types (timestamptz is an int8 datum).
-    unsafe { PgHeapTuple::from_datums(descriptor, datums) }.ok()
+    match unsafe { PgHeapTuple::from_datums(descriptor, datums) } {
+        Ok(tuple) => Some(tuple),
+        // six datums for six columns cannot fail; if they ever did, say so rather than return NULL
+        Err(e) => Error::invalid_parameter(format!("rfm_summary could not build its result: {e}")).raise(),
+    }
 }
 
 extension_sql!(

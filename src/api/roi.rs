@@ -236,7 +236,9 @@ fn read_spend(spend: &str, conversion_times: impl Iterator<Item = i64>, lookback
     let mut channel_spend = match span {
         Some((earliest, latest)) => {
             let (first, end) = Spi::get_two_with_args::<TimestampWithTimeZone, TimestampWithTimeZone>(
-                "SELECT date_trunc('day', $1), date_trunc('day', $2) + interval '1 day'",
+                // schema-qualified, so that no search_path can put another function or operator here
+                "SELECT pg_catalog.date_trunc('day', $1),
+                        pg_catalog.date_trunc('day', $2) OPERATOR(pg_catalog.+) interval '1 day'",
                 &[
                     timestamptz(earliest.saturating_sub(lookback).max(EARLIEST_TIMESTAMPTZ)).into(),
                     timestamptz(latest).into(),
