@@ -1,0 +1,34 @@
+-- Every family stops under statement_timeout (docs/reliability.md). Each call below would run
+-- for many seconds to minutes; each is cancelled at 300 ms with 57014 (query_canceled).
+\set VERBOSITY sqlstate
+-- 6,000 paths, each over its own set of about 18 of 24 channels
+CREATE TEMP TABLE wide_paths AS
+SELECT (SELECT string_agg('ch' || c, ' > ' ORDER BY md5(c::text || p::text))
+        FROM generate_series(1, 24) c WHERE hashint4(c * 7919 + p) % 4 <> 0) AS path,
+       1 AS conversions, 1 AS value, 1 AS nulls
+FROM generate_series(1, 6000) p;
+CREATE TEMP TABLE many_tx AS
+SELECT i % 60000 AS k, '2020-01-01'::timestamptz + (i::bigint * 7907 % 997) * interval '1 day' AS ts, i % 97 AS amount
+FROM generate_series(1, 300000) i;
+CREATE TEMP TABLE points AS
+SELECT i AS id, ARRAY[sin(i), cos(i * 3), sin(i * 7), cos(i * 11), sin(i * 13), cos(i * 17)] AS f
+FROM generate_series(1, 200000) i;
+SET statement_timeout = '300ms';
+-- attribution: reading and crediting, Shapley (sampled, 17 or more channels), Markov (order 4)
+SELECT count(*) FROM attribute_channels(
+    'SELECT i % 1000000, ''2024-01-01''::timestamptz + i * interval ''1 second'', ''ch'' || i % 9 FROM generate_series(1, 100000000) i',
+    'SELECT i, ''2024-06-01''::timestamptz, 1 FROM generate_series(1, 1000000) i');
+SELECT * FROM attribute_paths('wide_paths', model => 'shapley');
+SELECT * FROM attribute_paths('wide_paths', model => 'markov', markov_order => 4);
+-- RFM and CLV: reading; 60,000 customers x 1,200 months of series
+SELECT count(*) FROM rfm_score('SELECT i, now(), i FROM generate_series(1, 100000000) i');
+SELECT count(*) FROM customer_lifetime_value('many_tx', horizon_months => 1200);
+-- segments: k-means, the Gaussian mixture, choose_k
+SELECT kmeans_fit('points', 200, n_init => 50) IS NOT NULL;
+SELECT kmeans_fit('points', 12, algorithm => 'gmm', n_init => 20) IS NOT NULL;
+SELECT count(*) FROM kmeans_choose_k('points', k_min => 2, k_max => 200);
+-- ROI: reading members
+SELECT count(*) FROM segment_roi('SELECT i, ''a'', i % 2 = 0 FROM generate_series(1, 100000000) i', 'many_tx');
+RESET statement_timeout;
+-- the session goes on as before
+SELECT count(*) FROM rfm_score('many_tx');
