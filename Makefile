@@ -9,7 +9,7 @@ PGRX_VERSION := 0.18.1
 PG_MAJOR := 15
 PG_CONFIG := /usr/bin/pg_config
 PG_BIN := /usr/lib/postgresql/$(PG_MAJOR)/bin
-APT_PACKAGES := postgresql-$(PG_MAJOR) postgresql-server-dev-$(PG_MAJOR) libclang-dev sudo
+APT_PACKAGES := postgresql-$(PG_MAJOR) postgresql-server-dev-$(PG_MAJOR) libclang-dev sudo python3
 
 # pgrx-config/config.toml points pg15 at the system pg_config: nothing is downloaded.
 export PGRX_HOME := $(CURDIR)/pgrx-config
@@ -25,13 +25,18 @@ DEMO_CUSTOMERS ?= 10000
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 PSQL = psql -X -v ON_ERROR_STOP=1 -U postgres
 
+# The attack suite: seconds of it in `make test`; DURATION and SEED for `make attack`.
+ATTACK_SECONDS ?= 45
+DURATION ?= 1800
+SEED ?= 1
+
 BENCH_DATA ?= $(CLUSTERS)/bench
 BENCH_PORT ?= 5498
 SCALE ?= medium
 # The benchmark cluster's settings (printed by the runner and recorded in docs/benchmarks.md).
 BENCH_SERVER_OPTIONS := -c shared_buffers=2GB -c work_mem=64MB -c max_parallel_workers_per_gather=2
 
-.PHONY: setup test unit-test pg-test regress demo install-debug install-release bench
+.PHONY: setup test unit-test pg-test regress out-of-memory attack cancel-latency demo install-debug install-release bench
 
 setup:
 	@missing=""; \
@@ -49,9 +54,9 @@ setup:
 	fi
 	@echo "setup: $(APT_PACKAGES) and cargo-pgrx $(PGRX_VERSION) present"
 
-# All three layers; any failure fails the target.
+# All layers; any failure fails the target.
 test: setup
-	@$(MAKE) --no-print-directory unit-test pg-test regress
+	@$(MAKE) --no-print-directory unit-test pg-test regress out-of-memory
 
 # 1. Core unit tests: the plain #[test]s of src/core and src/input.rs.
 unit-test:
@@ -69,7 +74,8 @@ pg-test:
 	cargo pgrx test pg15 --runas postgres --pgdata $(CLUSTERS)/pg-test 2>&1 | tee target/pg-test.log
 	@grep -E '^test result' target/pg-test.log | head -n 1
 
-# 3. pg_regress over tests/pg_regress in a throwaway cluster, stopped and removed even on failure.
+# 3. pg_regress over tests/pg_regress in a throwaway cluster, stopped and removed even on
+#    failure; then, in the same cluster, a bounded run of the attack suite (tests/attack).
 regress: install-debug
 	@echo "== pg_regress"
 	@dir=$$(mktemp -d $(CLUSTERS)/regress.XXXXXX); \
@@ -85,7 +91,33 @@ regress: install-debug
 	    > target/regress/run.log 2>&1 || status=$$?; \
 	cat target/regress/run.log; \
 	if [ $$status -ne 0 ] && [ -f target/regress/regression.diffs ]; then cat target/regress/regression.diffs; fi; \
-	exit $$status
+	[ $$status -eq 0 ] || exit $$status; \
+	echo "== attack suite ($(ATTACK_SECONDS) s)"; \
+	python3 tests/attack/attack.py --host "$$socket" --port "$$port" --log "$$dir/data/server.log" \
+	    --seconds $(ATTACK_SECONDS)
+
+# 4. Out of memory is an ERROR: a cluster limited to 1.5 GB of address space (tests/out_of_memory.sh).
+out-of-memory: install-debug
+	@echo "== out of memory"
+	@CLUSTERS=$(CLUSTERS) tests/out_of_memory.sh
+
+# The attack suite alone, for DURATION seconds, on a release build in a cluster of its own
+# (docs/reliability.md): `make attack DURATION=1800`.
+attack: install-release
+	@dir=$$(mktemp -d $(CLUSTERS)/attack.XXXXXX); \
+	trap 'tests/cluster.sh stop "$$dir/data"; rm -rf "$$dir"' EXIT; \
+	read -r port socket < <(tests/cluster.sh start "$$dir/data"); \
+	python3 tests/attack/attack.py --host "$$socket" --port "$$port" --log "$$dir/data/server.log" \
+	    --seconds $(DURATION) --seed $(SEED)
+
+# Cancellation latency per family (docs/reliability.md), on a release build.
+cancel-latency: install-release
+	@dir=$$(mktemp -d $(CLUSTERS)/latency.XXXXXX); \
+	trap 'tests/cluster.sh stop "$$dir/data"; rm -rf "$$dir"' EXIT; \
+	read -r port socket < <(tests/cluster.sh start "$$dir/data"); \
+	$(PSQL) -q -h $$socket -p $$port -d postgres -c "CREATE DATABASE latency"; \
+	$(PSQL) -q -h $$socket -p $$port -d latency -c "CREATE EXTENSION pg_marketing"; \
+	python3 bench/cancel_latency.py --host "$$socket" --port "$$port" --dbname latency
 
 install-debug: setup
 	cargo pgrx install --pg-config $(PG_CONFIG) $(if $(SUDO),--sudo) 2>&1 | tail -n 3

@@ -623,6 +623,11 @@ pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMu
         batch_memory: PgMemoryContexts::new("pg_marketing input batch"),
         rows_in_batch: 0,
     };
+    // dropped before the receiver, which owns (and deletes) the batch context
+    let _context = ContextGuard {
+        outer: unsafe { pg_sys::CurrentMemoryContext },
+        batch: receiver.batch_memory.value(),
+    };
     // SAFETY: the pointer is taken from the whole Receiver (whose first field, repr(C), is
     // the DestReceiver Postgres sees), so the callbacks may cast it back to a Receiver.
     let dest: *mut Receiver = &mut receiver;
@@ -732,12 +737,11 @@ unsafe extern "C-unwind" fn receive_slot(
     let receiver = &mut *(receiver as *mut Receiver);
     let Receiver { shape, readers, names, utf8, visit, batch_memory, .. } = receiver;
     // Switched by hand (PgMemoryContexts::switch_to costs more per row than the reading of
-    // a dropped row); the guard switches back also when `visit` raises, since the batch
-    // context is deleted as the error unwinds past for_each_row.
-    let _restore = RestoreContext(pg_sys::CurrentMemoryContext);
+    // a dropped row); for_each_row's ContextGuard switches back when `visit` does not return.
+    let previous = pg_sys::CurrentMemoryContext;
     pg_sys::CurrentMemoryContext = batch_memory.value();
     visit(&Row { shape, utf8: *utf8, readers, names, slot });
-    drop(_restore);
+    pg_sys::CurrentMemoryContext = previous;
     receiver.rows_in_batch += 1;
     if receiver.rows_in_batch == BATCH_ROWS {
         receiver.rows_in_batch = 0;
@@ -748,13 +752,23 @@ unsafe extern "C-unwind" fn receive_slot(
     true
 }
 
-/// Makes the memory context it holds current again when dropped.
-struct RestoreContext(pg_sys::MemoryContext);
+/// Leaves the memory context that was current before reading began current, if the batch
+/// context is still current when reading ends: a row that raised (a panic unwinding, or a
+/// Postgres ERROR's longjmp out of the allocator, which skips receive_slot's own switch
+/// back) would otherwise leave current a context that is deleted as for_each_row returns.
+struct ContextGuard {
+    outer: pg_sys::MemoryContext,
+    batch: pg_sys::MemoryContext,
+}
 
-impl Drop for RestoreContext {
+impl Drop for ContextGuard {
     fn drop(&mut self) {
-        // SAFETY: the context was current when the guard was made and outlives the row.
-        unsafe { pg_sys::CurrentMemoryContext = self.0 };
+        // SAFETY: `outer` was current when reading began and outlives it.
+        unsafe {
+            if pg_sys::CurrentMemoryContext == self.batch {
+                pg_sys::CurrentMemoryContext = self.outer;
+            }
+        }
     }
 }
 

@@ -15,7 +15,9 @@
 //!   (the allocation shims do not unwind), so on the backend's own thread a failure raises
 //!   Postgres' ERROR 53200 out_of_memory directly, as C code does: the error longjmps to
 //!   the nearest Postgres handler. The Rust frames it skips run no destructors, so what
-//!   they held stays allocated until the backend exits; the server keeps running. Worker
+//!   they held stays allocated until the backend exits; the server keeps running. The
+//!   backend's thread first waits for any worker threads to finish their work, since they
+//!   borrow the frames the longjmp leaves. Worker
 //!   threads (k-means passes) cannot raise, and abort as Rust does by default; they only
 //!   allocate per-block partial sums.
 
@@ -23,7 +25,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 #[cfg(not(test))]
 use std::ffi::{c_char, c_int};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use crate::error::{Error, ErrorKind};
 
@@ -94,6 +96,13 @@ fn out_of_memory(size: usize) {
     // whose thread id is the process id.
     let on_backend_thread = unsafe { libc::gettid() == libc::getpid() };
     if on_backend_thread {
+        // The ERROR longjmps past the frames that worker threads borrow: let them finish first.
+        while crate::core::parallel::workers_running() > 0 {
+            std::thread::yield_now();
+        }
+        // What handles the error (pgrx's conversion of it, the unwinding, the report) needs
+        // memory too.
+        release_reserve();
         raise_out_of_memory(size);
     }
 }
@@ -113,6 +122,34 @@ fn raise_out_of_memory(size: usize) {
             errhint(c"Lower pg_marketing.memory_budget so that calls stop before the server runs short, or give the query less data.".as_ptr());
             errfinish(c"memory.rs".as_ptr(), line!() as c_int, c"out_of_memory".as_ptr());
         }
+    }
+}
+
+/// Memory set aside for handling an out-of-memory ERROR: freed just before it is raised,
+/// taken again when the next statement starts reading. Without it, the first allocation of
+/// the error's own handling fails too, and a second ERROR raised in the middle of the first
+/// one's handling crashes the backend.
+const RESERVE_BYTES: usize = 16 * 1024 * 1024;
+static RESERVE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+
+fn reserve_layout() -> Layout {
+    Layout::from_size_align(RESERVE_BYTES, 4096).expect("a valid layout")
+}
+
+fn take_reserve() {
+    if RESERVE.load(Ordering::Relaxed).is_null() {
+        // SAFETY: a plain system allocation, freed only by release_reserve with the same layout;
+        // not counted: it is not the statement's.
+        let block = unsafe { System.alloc(reserve_layout()) };
+        RESERVE.store(block, Ordering::Relaxed);
+    }
+}
+
+fn release_reserve() {
+    let block = RESERVE.swap(std::ptr::null_mut(), Ordering::Relaxed);
+    if !block.is_null() {
+        // SAFETY: allocated by take_reserve with this layout, and swapped out so freed once.
+        unsafe { System.dealloc(block, reserve_layout()) };
     }
 }
 
@@ -166,7 +203,9 @@ pub fn check() {
 }
 
 /// Starts the statement's count here, if nothing did before: input calls it before the
-/// first row, so that what a call holds counts from its start.
+/// first row, so that what a call holds counts from its start. Takes the out-of-memory
+/// reserve again if an error used it.
 pub fn start_counting() {
+    take_reserve();
     held_by_statement();
 }

@@ -21,6 +21,25 @@ pub const BLOCK_ROWS: usize = 65_536;
 /// The most threads a pass may use; 0 means one per core.
 static THREAD_LIMIT: AtomicUsize = AtomicUsize::new(0);
 
+/// Worker threads whose work has not finished.
+static WORKERS_RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+/// How many worker threads are still working. An error that leaves the calling thread's
+/// frames without unwinding (Postgres' longjmp, as the out-of-memory ERROR does) must wait
+/// for 0 first: the workers borrow those frames.
+pub fn workers_running() -> usize {
+    WORKERS_RUNNING.load(Ordering::Acquire)
+}
+
+/// Counts a worker out when its work ends, however it ends.
+struct Working;
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        WORKERS_RUNNING.fetch_sub(1, Ordering::Release);
+    }
+}
+
 /// Caps the threads of the passes that follow (0: one per core). The SQL layer sets it
 /// from pg_marketing.max_threads before each call that may use threads.
 pub fn limit_threads(limit: usize) {
@@ -91,7 +110,17 @@ fn run_groups<R: Send>(groups: usize, run: impl Fn(usize) -> R + Sync) -> Vec<R>
     std::thread::scope(|scope| {
         let previous = block_signals();
         let spawned: Vec<_> = (1..groups)
-            .map(|g| std::thread::Builder::new().spawn_scoped(scope, move || run(g)).ok())
+            .map(|g| {
+                WORKERS_RUNNING.fetch_add(1, Ordering::AcqRel);
+                let thread = std::thread::Builder::new().spawn_scoped(scope, move || {
+                    let _working = Working;
+                    run(g)
+                });
+                if thread.is_err() {
+                    WORKERS_RUNNING.fetch_sub(1, Ordering::AcqRel);
+                }
+                thread.ok()
+            })
             .collect();
         restore_signals(&previous);
         let mut results = Vec::with_capacity(groups);
