@@ -7,12 +7,10 @@
 //! exactly up to `EXACT_MAX_CHANNELS` channels, and by `SAMPLED_PERMUTATIONS` seeded random
 //! orderings beyond (each ordering credits each channel with its marginal worth when it joins).
 
-use std::hash::{Hash, Hasher};
-
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::FxHashMap;
 
 use crate::core::journey::ChannelId;
 
@@ -102,9 +100,7 @@ impl Shapley {
 
     fn sampled(&self, set: &[ChannelId]) -> Vec<f64> {
         // seeded by the set too, so a set's values do not depend on which sets came before
-        let mut hasher = FxHasher::default();
-        set.hash(&mut hasher);
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed ^ hasher.finish());
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed ^ set_hash(set));
         let n = set.len();
         let mut order: Vec<usize> = (0..n).collect();
         let mut coalition: Vec<ChannelId> = Vec::with_capacity(n);
@@ -123,6 +119,15 @@ impl Shapley {
         }
         phi.iter().map(|v| v / SAMPLED_PERMUTATIONS as f64).collect()
     }
+}
+
+/// FNV-1a (64 bits) of the set's channel ids as 4-byte little-endian integers: a hash
+/// fixed by its definition (docs/attribution.md), unlike a hasher's, whose output a crate
+/// may change between versions.
+fn set_hash(set: &[ChannelId]) -> u64 {
+    set.iter().flat_map(|id| id.to_le_bytes()).fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The distinct channels of a path, sorted, in `buffer`.
@@ -195,5 +200,15 @@ mod tests {
         assert!(values.iter().all(|v| (v - 1.0 / 36.0).abs() < 0.35 / 36.0), "{values:?}");
         assert_eq!(values, sampled(1));
         assert_ne!(values, sampled(2));
+    }
+
+    #[test]
+    fn the_set_hash_is_fnv_1a() {
+        // Expected values from an independent implementation of the definition (Python), which
+        // reproduces the published vectors FNV-1a 64("a") = af63dc4c8601ec8c and ("foobar") =
+        // 85944171f73967e8.
+        assert_eq!(set_hash(&[]), 0xcbf2_9ce4_8422_2325, "the offset basis");
+        assert_eq!(set_hash(&[0x6463_6261]), 0xfc17_9f83_ee07_24dd, "the bytes of \"abcd\"");
+        assert_eq!(set_hash(&[1, 2]), 0xc9c2_8939_c996_68c6, "01 00 00 00 02 00 00 00");
     }
 }
