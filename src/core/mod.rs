@@ -6,6 +6,8 @@ pub mod clv;
 pub mod interner;
 pub mod journey;
 pub mod mixture;
+#[cfg(test)]
+mod parser_properties;
 pub mod parallel;
 pub mod rfm;
 pub mod roi;
