@@ -206,6 +206,7 @@ enum Reader {
 impl Reader {
     fn for_column(kind: Kind, type_oid: pg_sys::Oid) -> Option<Reader> {
         use BuiltinOid::*;
+        // SAFETY: a catalog lookup of a type oid the executor reported; raises (does not crash) on an unknown one.
         let base = unsafe { pg_sys::getBaseType(type_oid) };
         let builtin = BuiltinOid::try_from(base).ok();
         let reader = match builtin {
@@ -256,6 +257,7 @@ impl Reader {
             Reader::Output(oid) => {
                 let mut output_function = pg_sys::Oid::INVALID;
                 let mut is_varlena = false;
+                // SAFETY: writes the two out-parameters, which live on this frame.
                 unsafe { pg_sys::getTypeOutputInfo(oid, &mut output_function, &mut is_varlena) };
                 Some(Reader::Output(output_function))
             }
@@ -357,6 +359,7 @@ impl Row<'_> {
     /// infinity raise 22023.
     pub fn numbers(&self, index: usize) -> Option<Vec<Option<f64>>> {
         let datum = self.datum(index)?;
+        // SAFETY: the column's reader is Float8Array, so the non-NULL datum is a float8[].
         let values =
             unsafe { Vec::<Option<f64>>::from_polymorphic_datum(datum, false, pg_sys::FLOAT8ARRAYOID) }
                 .unwrap_or_default();
@@ -393,6 +396,7 @@ impl Row<'_> {
             bytes[..digits.len()].copy_from_slice(digits);
             Text::Integer(bytes, digits.len() as u8)
         };
+        // SAFETY: each arm reads the datum as the type its reader was chosen for.
         Some(unsafe {
             match self.readers[index] {
                 Reader::Varlena => varlena_text(datum, self.utf8).into(),
@@ -423,6 +427,7 @@ impl Row<'_> {
         let datum = self.datum(index)?;
         match self.readers[index] {
             Reader::TextArray => {
+                // SAFETY: the column's reader is TextArray, so the non-NULL datum is a text[] or varchar[].
                 let elements = unsafe {
                     Vec::<Option<String>>::from_polymorphic_datum(datum, false, pg_sys::TEXTARRAYOID)
                 };
@@ -438,6 +443,7 @@ impl Row<'_> {
     /// A Number column as float8; NULL is None. NaN and infinity raise 22023.
     pub fn number(&self, index: usize) -> Option<f64> {
         let datum = self.datum(index)?;
+        // SAFETY: each arm reads the datum as the type its reader was chosen for.
         let value = unsafe {
             match self.readers[index] {
                 Reader::Int2 => datum.value() as i16 as f64,
@@ -463,6 +469,7 @@ impl Row<'_> {
     /// NULL is None. -infinity and infinity raise 22023.
     pub fn timestamp(&self, index: usize) -> Option<i64> {
         let datum = self.datum(index)?;
+        // SAFETY: the conversion functions take the datum of the type the reader was chosen for.
         let converted = |function| unsafe {
             pgrx::direct_function_call_as_datum(function, &[Some(datum)])
                 .expect("timestamptz conversions return a value for a non-NULL input")
@@ -617,6 +624,7 @@ pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMu
         },
         shape,
         readers: Vec::new(),
+        // SAFETY: reads a backend global.
         utf8: unsafe { pg_sys::GetDatabaseEncoding() } == pg_sys::pg_enc::PG_UTF8 as i32,
         names: Vec::new(),
         visit: &mut visit,
@@ -624,10 +632,9 @@ pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMu
         rows_in_batch: 0,
     };
     // dropped before the receiver, which owns (and deletes) the batch context
-    let _context = ContextGuard {
-        outer: unsafe { pg_sys::CurrentMemoryContext },
-        batch: receiver.batch_memory.value(),
-    };
+    // SAFETY: reads the backend's current memory context.
+    let _context =
+        ContextGuard { outer: unsafe { pg_sys::CurrentMemoryContext }, batch: receiver.batch_memory.value() };
     // SAFETY: the pointer is taken from the whole Receiver (whose first field, repr(C), is
     // the DestReceiver Postgres sees), so the callbacks may cast it back to a Receiver.
     let dest: *mut Receiver = &mut receiver;
@@ -663,6 +670,7 @@ fn require_one_statement(shape: &Shape, query: &CStr) {
     // SAFETY: the raw parser reads a NUL-terminated string and allocates in the current
     // memory context; a syntax error raises the parser's own 42601.
     let statements = unsafe { pg_sys::pg_parse_query(query.as_ptr()) };
+    // SAFETY: a non-NULL List the parser returned.
     let count = if statements.is_null() { 0 } else { unsafe { (*statements).length } };
     if count != 1 {
         let problem = if count == 0 { "is empty".to_string() } else { format!("has {count} statements") };

@@ -19,6 +19,7 @@ const UNIX_EPOCH_OFFSET: i64 = 946_684_800_000_000;
 /// The period of a timestamptz: whole time units since 1970-01-01 00:00 in the session's
 /// time zone.
 fn period(ts: i64, unit: i64) -> i64 {
+    // SAFETY: timestamptz_timestamp takes a timestamptz datum; callers pass finite ones.
     let local = unsafe {
         pgrx::direct_function_call_as_datum(pg_sys::timestamptz_timestamp, &[Some(pg_sys::Datum::from(ts))])
     }
@@ -33,6 +34,7 @@ fn output_text(
     output: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum,
     datum: Option<pg_sys::Datum>,
 ) -> String {
+    // SAFETY: an output function of the datum's own type returns a NUL-terminated palloc'd string.
     unsafe {
         let cstring =
             pgrx::direct_function_call_as_datum(output, &[datum]).expect("output functions return text");

@@ -28,6 +28,7 @@ impl FromDatum for JsonbDatum {
 unsafe impl<'fcx> ArgAbi<'fcx> for JsonbDatum {
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
+        // SAFETY: the argument is declared jsonb, which from_polymorphic_datum keeps as its datum.
         unsafe { arg.unbox_arg_using_from_datum() }
             .unwrap_or_else(|| panic!("argument {index} must not be null"))
     }

@@ -254,6 +254,7 @@ fn new_state(fcinfo: pg_sys::FunctionCallInfo, state: SummaryState) -> Internal 
         Error::invalid_parameter("rfm_summary's support functions can only be called by the aggregate")
             .raise();
     }
+    // SAFETY: the aggregate context outlives the group's state, which is allocated in it.
     unsafe { PgMemoryContexts::For(context).switch_to(|_| Internal::new(state)) }
 }
 
@@ -359,6 +360,7 @@ fn rfm_summary_final(
     let state = *state_of(&mut state)?;
     let summary = state.summary?;
     // The result type comes from the call, so no lookup by name per group.
+    // SAFETY: fcinfo and its flinfo come from Postgres for this call.
     let type_oid = unsafe { pg_sys::get_fn_expr_rettype((*fcinfo).flinfo) };
     let descriptor = PgTupleDesc::for_composite_type_by_oid(type_oid)
         .expect("rfm_summary returns the composite type rfm_customer_summary");

@@ -304,8 +304,8 @@ mod tests {
                 })
                 .unwrap();
             assert!((linfa.weights()[l] - ours.weights[c]).abs() < 1e-6, "weight {c}");
-            for i in 0..2 {
-                assert!((linfa.means()[[l, i]] - mean[i]).abs() < 1e-6, "mean {c} {i}");
+            for (i, &ours_mean) in mean.iter().enumerate() {
+                assert!((linfa.means()[[l, i]] - ours_mean).abs() < 1e-6, "mean {c} {i}");
                 for j in 0..2 {
                     let (theirs, got) = (linfa.covariances()[[l, i, j]], ours.covariances[c][i][j]);
                     assert!((theirs - got).abs() < 1e-6, "covariance {c} {i} {j}: {theirs} vs {got}");

@@ -6,9 +6,9 @@ pub mod clv;
 pub mod interner;
 pub mod journey;
 pub mod mixture;
+pub mod parallel;
 #[cfg(test)]
 mod parser_properties;
-pub mod parallel;
 pub mod rfm;
 pub mod roi;
 pub mod stats;
