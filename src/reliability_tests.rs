@@ -156,6 +156,42 @@ mod tests {
             assert!(a.is_some());
             assert_eq!(a, b, "{one}");
         }
+        // every data-driven function and the rule models, RFM and ROI: rows by one order and by
+        // another (a hash), the whole result compared as text
+        Spi::run(
+            "SELECT setseed(0.7);
+             CREATE TABLE tp AS SELECT (random() * 200)::int AS k, '2024-01-01'::timestamptz + random() * interval '60 days' AS ts,
+                                       (ARRAY['email','search','social','display','direct'])[1 + (random() * 4)::int] AS ch
+                                FROM generate_series(1, 2000);
+             CREATE TABLE cv AS SELECT (random() * 200)::int AS k, '2024-01-20'::timestamptz + random() * interval '40 days' AS ts,
+                                       round((random() * 100)::numeric, 2) AS v
+                                FROM generate_series(1, 300);
+             CREATE TABLE members AS SELECT k, (ARRAY['a','b'])[1 + k % 2] AS segment, k % 5 = 0 AS is_control
+                                     FROM generate_series(0, 200) k;",
+        )
+        .unwrap();
+        let rows = |call: &str| {
+            Spi::get_one::<String>(&format!("SELECT string_agg(r::text, ';' ORDER BY r::text) FROM {call} r"))
+                .unwrap()
+        };
+        for call in [
+            "attribute_channels('SELECT * FROM tp ORDER BY {o}', 'SELECT * FROM cv ORDER BY {o}', model => 'linear')",
+            "attribute_channels('SELECT * FROM tp ORDER BY {o}', 'SELECT * FROM cv ORDER BY {o}', model => 'markov', markov_order => 2)",
+            "attribute_channels('SELECT * FROM tp ORDER BY {o}', 'SELECT * FROM cv ORDER BY {o}', model => 'shapley')",
+            "attribute_touchpoints('SELECT * FROM tp ORDER BY {o}', 'SELECT * FROM cv ORDER BY {o}', model => 'time_decay')",
+            "rfm_score('SELECT k, ts, v FROM cv ORDER BY {o}')",
+            "segment_roi('SELECT * FROM members ORDER BY {o}', 'SELECT k, ts, v FROM cv ORDER BY {o}')",
+            "channel_roi('SELECT * FROM tp ORDER BY {o}', 'SELECT * FROM cv ORDER BY {o}',
+                         'SELECT ch, ts::date, 0.1 * k FROM tp ORDER BY {o}')",
+            "customer_lifetime_value('SELECT customer_id, order_date, amount FROM cdnow_orders ORDER BY {o}')",
+        ] {
+            let by_key = rows(&call.replace("{o}", "1, 2"));
+            let by_hash = rows(&call.replace("{o}", "md5(t::text)").replace("FROM tp", "FROM tp t")
+                .replace("FROM cv", "FROM cv t").replace("FROM members", "FROM members t")
+                .replace("FROM cdnow_orders", "FROM cdnow_orders t"));
+            assert!(by_key.as_ref().is_some_and(|r| !r.is_empty()), "{call}");
+            assert_eq!(by_key, by_hash, "{call}");
+        }
         // the segments a fit returns follow the keys, not the rows' order
         let segments = |order: &str| {
             Spi::get_one::<String>(&format!(

@@ -5,7 +5,7 @@
 use rustc_hash::FxHashMap;
 
 use super::interner::{Interner, Key};
-use super::stats::{ratio, risk_ratio_interval, two_proportion_p_value, Confidence, Proportion};
+use super::stats::{ratio, risk_ratio_interval, two_proportion_p_value, Confidence, ExactSum, Proportion};
 use crate::error::{Error, Result};
 
 /// Orders count when period.start <= ts < period.end; None is unbounded.
@@ -46,7 +46,6 @@ impl GroupTotals {
         self.customers += 1;
         self.converters += u64::from(bought.orders > 0);
         self.orders += bought.orders;
-        self.revenue += bought.revenue;
     }
 
     fn proportion(&self) -> Proportion {
@@ -130,10 +129,10 @@ impl SegmentRoi {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Purchases {
     orders: u64,
-    revenue: f64,
+    revenue: ExactSum,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -197,7 +196,7 @@ pub struct Ledger {
     members: Members,
     period: Period,
     purchases: Vec<Purchases>,
-    costs: Vec<Option<f64>>,
+    costs: Vec<Option<ExactSum>>,
     unknown_cost_segments: Vec<String>,
 }
 
@@ -210,7 +209,7 @@ impl Ledger {
         if let Some(id) = self.members.customers.find(customer) {
             let bought = &mut self.purchases[id as usize];
             bought.orders += 1;
-            bought.revenue += amount;
+            bought.revenue.add(amount);
         }
     }
 
@@ -228,7 +227,7 @@ impl Ledger {
             .with_hint("costs are amounts spent, zero or more"));
         }
         match self.members.segments.find(segment) {
-            Some(id) => *self.costs[id as usize].get_or_insert(0.0) += cost,
+            Some(id) => self.costs[id as usize].get_or_insert_with(ExactSum::default).add(cost),
             None => {
                 if !self.unknown_cost_segments.contains(&name()) {
                     self.unknown_cost_segments.push(name());
@@ -249,9 +248,17 @@ impl Ledger {
         let Ledger { members, purchases, costs, .. } = self;
         let segment_count = members.segments.len();
         let mut groups = vec![[GroupTotals::default(); 2]; segment_count];
+        // revenue summed exactly: members come in the order their keys first arrived
+        let mut revenue = vec![[ExactSum::default(), ExactSum::default()]; segment_count];
         for membership in &members.memberships {
-            groups[membership.segment as usize][usize::from(membership.control)]
-                .add_customer(&purchases[membership.customer as usize]);
+            let (segment, group) = (membership.segment as usize, usize::from(membership.control));
+            let bought = &purchases[membership.customer as usize];
+            groups[segment][group].add_customer(bought);
+            revenue[segment][group].add_sum(&bought.revenue);
+        }
+        for (totals, sums) in groups.iter_mut().zip(&revenue) {
+            totals[0].revenue = sums[0].value();
+            totals[1].revenue = sums[1].value();
         }
         let (names, new_ids) = members.segments.into_sorted();
         let mut order: Vec<u32> = (0..segment_count as u32).collect();
@@ -268,7 +275,8 @@ impl Ledger {
             .map(|id| {
                 let [treated, control] = groups[id as usize];
                 let name = names[new_ids[id as usize] as usize].clone();
-                SegmentRoi::compute(name, treated, control, costs[id as usize], confidence)
+                let cost = costs[id as usize].as_ref().map(ExactSum::value);
+                SegmentRoi::compute(name, treated, control, cost, confidence)
             })
             .collect()
     }
@@ -278,7 +286,7 @@ impl Ledger {
 pub struct ChannelSpend {
     first: i64,
     end: i64,
-    totals: FxHashMap<String, f64>,
+    totals: FxHashMap<String, ExactSum>,
 }
 
 impl ChannelSpend {
@@ -295,9 +303,9 @@ impl ChannelSpend {
             .with_hint("spend rows are amounts spent, zero or more"));
         }
         if self.first <= day && day < self.end {
-            *self.totals.entry(channel.to_string()).or_insert(0.0) += cost;
+            self.totals.entry(channel.to_string()).or_default().add(cost);
         } else {
-            self.totals.entry(channel.to_string()).or_insert(0.0);
+            self.totals.entry(channel.to_string()).or_default();
         }
         Ok(())
     }
@@ -340,7 +348,7 @@ pub fn channel_roi(model: &str, credits: Vec<ChannelCredit>, spend: &ChannelSpen
         .into_iter()
         .map(|credit| {
             let spend =
-                credit.channel.as_ref().map(|channel| spend.totals.get(channel).copied().unwrap_or(0.0));
+                credit.channel.as_ref().map(|channel| spend.totals.get(channel).map_or(0.0, ExactSum::value));
             ChannelRoi {
                 model: model.to_string(),
                 cpa: spend.and_then(|s| ratio(s, credit.conversions)),

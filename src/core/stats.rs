@@ -90,6 +90,68 @@ pub fn two_proportion_p_value(treated: Proportion, control: Proportion) -> Optio
     Some(erfc(z.abs() / std::f64::consts::SQRT_2))
 }
 
+/// A sum of floats kept exact as it grows and rounded once when read (Shewchuk's
+/// algorithm, as Python's math.fsum): the same numbers in any order give the same sum, so
+/// totals do not depend on the order rows arrive in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExactSum {
+    /// Non-overlapping partial sums, smallest magnitude first; their exact sum is the total.
+    partials: Vec<f64>,
+}
+
+impl ExactSum {
+    pub fn add(&mut self, value: f64) {
+        let mut x = value;
+        let mut kept = 0;
+        for j in 0..self.partials.len() {
+            let mut y = self.partials[j];
+            if x.abs() < y.abs() {
+                std::mem::swap(&mut x, &mut y);
+            }
+            let high = x + y;
+            let low = y - (high - x);
+            if low != 0.0 {
+                self.partials[kept] = low;
+                kept += 1;
+            }
+            x = high;
+        }
+        self.partials.truncate(kept);
+        self.partials.push(x);
+    }
+
+    /// Adds another exact sum, exactly (its partials sum to its total).
+    pub fn add_sum(&mut self, other: &ExactSum) {
+        other.partials.iter().for_each(|&partial| self.add(partial));
+    }
+
+    /// The total, correctly rounded (math.fsum's final step, half-way cases included).
+    pub fn value(&self) -> f64 {
+        let Some((&last, rest)) = self.partials.split_last() else { return 0.0 };
+        let mut high = last;
+        let mut low = 0.0;
+        let mut n = rest.len();
+        while n > 0 {
+            let x = high;
+            n -= 1;
+            let y = rest[n];
+            high = x + y;
+            low = y - (high - x);
+            if low != 0.0 {
+                break;
+            }
+        }
+        if n > 0 && ((low < 0.0 && rest[n - 1] < 0.0) || (low > 0.0 && rest[n - 1] > 0.0)) {
+            let y = low * 2.0;
+            let x = high + y;
+            if y == x - high {
+                high = x;
+            }
+        }
+        high
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +167,27 @@ mod tests {
         assert!(close(Confidence::new(0.95).unwrap().z, 1.959963984540054, 1e-12));
         assert!(Confidence::new(0.9999999999999999).is_err(), "1 - 1e-16 rounds the quantile to infinity");
         assert!(Confidence::new(0.999999999).unwrap().z.is_finite());
+    }
+
+    #[test]
+    fn exact_sums_match_fsum_in_any_order() {
+        // Expected values from Python's math.fsum, an independent implementation.
+        let sum = |values: &[f64]| {
+            let mut total = ExactSum::default();
+            values.iter().for_each(|&v| total.add(v));
+            total.value()
+        };
+        assert_eq!(sum(&[0.1; 10]), 1.0, "a naive sum gives 0.9999999999999999");
+        assert_eq!(sum(&[1e100, 1.0, -1e100, 1e-100, 1e50, -1.0, -1e50]), 1e-100);
+        assert_eq!(sum(&[0.3, 0.2, 0.1, 1e16, -1e16, 1.0]), 1.6);
+        assert_eq!(sum(&[]), 0.0);
+        let values: Vec<f64> = (1..200).map(|i| (i as f64 * 0.37).sin() * 10f64.powi(i % 7)).collect();
+        let mut reversed = values.clone();
+        reversed.reverse();
+        let mut rotated = values.clone();
+        rotated.rotate_left(77);
+        assert_eq!(sum(&values), sum(&reversed));
+        assert_eq!(sum(&values), sum(&rotated));
         assert!(close(Confidence::new(0.99).unwrap().z, 2.5758293035489004, 1e-12));
         for bad in [0.0, 1.0, -0.5, 1.5, f64::NAN] {
             assert!(Confidence::new(bad).is_err(), "{bad}");
