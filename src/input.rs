@@ -754,8 +754,7 @@ unsafe extern "C-unwind" fn receive_slot(
     if receiver.rows_in_batch == BATCH_ROWS {
         receiver.rows_in_batch = 0;
         receiver.batch_memory.reset();
-        check_for_interrupts!();
-        crate::memory::check();
+        crate::interrupt();
     }
     true
 }

@@ -46,6 +46,14 @@ pub extern "C-unwind" fn _PG_init() {
     );
 }
 
+/// The callback the core's long loops call between steps, and reading between batches of
+/// rows: honours cancel and statement_timeout, and stops a call that outgrows
+/// pg_marketing.memory_budget.
+pub(crate) fn interrupt() {
+    pgrx::check_for_interrupts!();
+    memory::check();
+}
+
 /// pg_marketing.memory_budget in bytes.
 pub(crate) fn memory_budget_bytes() -> usize {
     MEMORY_BUDGET_KB.get().max(0) as usize * 1024

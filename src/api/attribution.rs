@@ -3,7 +3,7 @@
 
 use pgrx::prelude::*;
 
-use super::{interrupt, interval_arg, required, text_list, timestamptz};
+use super::{interval_arg, required, text_list, timestamptz};
 use crate::core::attribution::markov::MarkovOptions;
 use crate::core::attribution::{
     Attribution, ChannelTotal, ChannelTotals, Model, PathWeights, Paths, WeightedPaths, WindowedJourneys,
@@ -13,6 +13,7 @@ use crate::core::journey::{
 };
 use crate::error::{Error, ErrorKind, OrRaise};
 use crate::input::{self, column, Kind, More, Shape};
+use crate::interrupt;
 
 const TOUCHPOINTS: Shape = Shape {
     argument: "touchpoints",
@@ -462,9 +463,6 @@ fn attribute_paths(
     TableIterator::new(rows)
 }
 
-/// The names of markov_transition_matrix's fixed states.
-const RESERVED_STATES: [&str; 3] = ["(start)", "(conversion)", "(null)"];
-
 /// The Markov chain attribute_paths(model => 'markov') solves: every transition with its
 /// probability and weight. States are '(start)', channel histories 'a > b', '(conversion)'
 /// and '(null)'.
@@ -495,21 +493,14 @@ fn markov_transition_matrix(
     );
     let Model::Markov(options) = choice.model else { unreachable!("parsed as markov") };
     let paths = read_paths(paths, separator);
-    // states are named by channels: these names would make two states read the same
-    if let Some(name) =
-        paths.channels.iter().find(|c| RESERVED_STATES.contains(&c.as_str()) || c.contains('>'))
-    {
-        Error::invalid_parameter(format!(
-            "paths: the channel '{name}' cannot be named in a transition matrix: '(start)', '(conversion)' \
-             and '(null)' name its fixed states and '>' joins channel histories"
-        ))
-        .with_hint("rename the channel in the query, e.g. with replace()")
-        .raise();
-    }
     let attribution = choice.attribution(&paths.channels);
     let (names, chain) = attribution.markov_chain(&paths, options, &mut interrupt).or_raise();
-    let rows: Vec<_> =
-        chain.transition_rows(&names).into_iter().map(|t| (t.from, t.to, t.probability, t.weight)).collect();
+    let rows: Vec<_> = chain
+        .transition_rows(&names)
+        .or_raise()
+        .into_iter()
+        .map(|t| (t.from, t.to, t.probability, t.weight))
+        .collect();
     TableIterator::new(rows)
 }
 

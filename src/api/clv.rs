@@ -6,12 +6,13 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};
 
 use super::model_cache::{with_cached_model, JsonbDatum};
-use super::{finite_micros, interrupt, interval_arg, required, TRANSACTIONS};
+use super::{finite_micros, interval_arg, required, TRANSACTIONS};
 use crate::core::clv::{self, BgNbd, Customer, Model};
 use crate::core::interner::Interner;
 use crate::core::MICROS_PER_DAY;
 use crate::error::{Error, ErrorKind, OrRaise};
 use crate::input;
+use crate::interrupt;
 
 /// Microseconds from 2000-01-01 (Postgres' epoch) back to 1970-01-01.
 const UNIX_EPOCH_OFFSET: i64 = 946_684_800_000_000;

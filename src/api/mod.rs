@@ -27,13 +27,6 @@ const fn transactions(argument: &'static str) -> Shape {
     Shape { argument, columns: COLUMNS, more: More::Nothing }
 }
 
-/// The callback the core's long loops call between steps: honours cancel and
-/// statement_timeout, and stops a call that outgrows pg_marketing.memory_budget.
-fn interrupt() {
-    check_for_interrupts!();
-    crate::memory::check();
-}
-
 /// The value of a required argument; NULL raises 22023 naming the argument.
 fn required<T>(value: Option<T>, argument: &str) -> T {
     value.unwrap_or_else(|| Error::invalid_parameter(format!("{argument} must not be NULL")).raise())

@@ -6,11 +6,12 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};
 
 use super::model_cache::{with_cached_model, JsonbDatum};
-use super::{interrupt, required};
+use super::required;
 use crate::core::clustering::{self, Algorithm, FitOptions, Model, ScaleMethod, Scorer};
 use crate::core::parallel;
 use crate::error::{Error, ErrorKind, OrRaise};
 use crate::input::{self, column, Kind, More, Row, Shape};
+use crate::interrupt;
 
 /// (key, f1, f2, ...) with numeric features, or (key, features float8[]).
 const FEATURES: Shape = Shape {
@@ -62,24 +63,10 @@ fn read_features(features: &str) -> Features {
         notice!("pg_marketing: {skipped} row(s) with a NULL key or feature were skipped");
     }
     let names = names.unwrap_or_default();
-    let width = names.len().max(1);
-    let row = |i: usize| &values[i * width..(i + 1) * width];
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_unstable_by(|&a, &b| {
-        keys[a].cmp(&keys[b]).then_with(|| {
-            row(a)
-                .iter()
-                .zip(row(b))
-                .map(|(x, y)| x.total_cmp(y))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-    });
-    let sorted_values: Vec<f64> = order.iter().flat_map(|&i| row(i).iter().copied()).collect();
-    let sorted_keys: Vec<String> = order.iter().map(|&i| std::mem::take(&mut keys[i])).collect();
-    let data = Array2::from_shape_vec((sorted_keys.len(), names.len()), sorted_values)
-        .expect("rows x features values were read");
-    Features { keys: sorted_keys, names, data }
+    let (keys, values) = clustering::rows_in_key_order(keys, values, names.len());
+    let data =
+        Array2::from_shape_vec((keys.len(), names.len()), values).expect("rows x features values were read");
+    Features { keys, names, data }
 }
 
 /// The features' names: the columns' names, or name[1], name[2], ... for an array column.

@@ -446,6 +446,27 @@ pub struct Fitted {
     pub constant_features: Vec<String>,
 }
 
+/// Rows (each key with `width` values) sorted by key, repeated keys by their values: the
+/// order a fit sees them in, so that the same rows in any order give the same model.
+pub fn rows_in_key_order(mut keys: Vec<String>, values: Vec<f64>, width: usize) -> (Vec<String>, Vec<f64>) {
+    let width = width.max(1);
+    let row = |i: usize| &values[i * width..(i + 1) * width];
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_unstable_by(|&a, &b| {
+        keys[a].cmp(&keys[b]).then_with(|| {
+            row(a)
+                .iter()
+                .zip(row(b))
+                .map(|(x, y)| x.total_cmp(y))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+    });
+    let sorted_values = order.iter().flat_map(|&i| row(i).iter().copied()).collect();
+    let sorted_keys = order.iter().map(|&i| std::mem::take(&mut keys[i])).collect();
+    (sorted_keys, sorted_values)
+}
+
 /// Fits `data` (rows x features, original units).
 pub fn fit(
     mut data: Array2<f64>,
@@ -1047,6 +1068,15 @@ mod tests {
             scaler.unscale_into(&scaled, &mut back);
             assert!((back[0] - 3.7).abs() < 1e-14 && (back[1] + 2.0).abs() < 1e-14);
         }
+    }
+
+    #[test]
+    fn rows_come_in_key_order_whatever_their_order() {
+        let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let sorted = (keys(&["a", "b", "b", "c"]), vec![1.0, 1.0, 2.0, 0.0, 2.0, 9.0, 3.0, 3.0]);
+        let shuffled =
+            rows_in_key_order(keys(&["c", "b", "a", "b"]), vec![3.0, 3.0, 2.0, 9.0, 1.0, 1.0, 2.0, 0.0], 2);
+        assert_eq!(shuffled, sorted, "keys in byte order, the repeated key 'b' by its values");
     }
 
     #[test]

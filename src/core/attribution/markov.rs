@@ -28,6 +28,10 @@ const START: u32 = 0;
 const CONVERSION: u32 = 1;
 const NULL: u32 = 2;
 const FIRST_HISTORY: u32 = 3;
+/// The fixed states' names in markov_transition_matrix.
+const START_NAME: &str = "(start)";
+const CONVERSION_NAME: &str = "(conversion)";
+const NULL_NAME: &str = "(null)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MarkovOptions {
@@ -192,9 +196,9 @@ impl Chain {
     /// State names: '(start)', '(conversion)', '(null)', and histories as 'a > b'.
     pub fn state_name(&self, state: u32, channel_names: &[String]) -> String {
         match state {
-            START => "(start)".into(),
-            CONVERSION => "(conversion)".into(),
-            NULL => "(null)".into(),
+            START => START_NAME.into(),
+            CONVERSION => CONVERSION_NAME.into(),
+            NULL => NULL_NAME.into(),
             _ => self
                 .history(state)
                 .iter()
@@ -204,8 +208,18 @@ impl Chain {
         }
     }
 
-    /// Every transition, by source state in creation order (start first), then target.
-    pub fn transition_rows(&self, channel_names: &[String]) -> Vec<Transition> {
+    /// Every transition, by source state in creation order (start first), then target. A
+    /// channel named like a fixed state, or with the '>' that joins histories, would make two
+    /// states read the same: 22023.
+    pub fn transition_rows(&self, channel_names: &[String]) -> Result<Vec<Transition>> {
+        let fixed = [START_NAME, CONVERSION_NAME, NULL_NAME];
+        if let Some(name) = channel_names.iter().find(|c| fixed.contains(&c.as_str()) || c.contains('>')) {
+            return Err(Error::invalid_parameter(format!(
+                "paths: the channel '{name}' cannot be named in a transition matrix: '{START_NAME}', \
+                 '{CONVERSION_NAME}' and '{NULL_NAME}' name its fixed states and '>' joins channel histories"
+            ))
+            .with_hint("rename the channel in the query, e.g. with replace()"));
+        }
         let mut rows = Vec::with_capacity(self.to.len());
         for from in (0..self.state_count() as u32).filter(|&s| Chain::is_transient(s)) {
             let s = from as usize;
@@ -218,7 +232,7 @@ impl Chain {
                 });
             }
         }
-        rows
+        Ok(rows)
     }
 
     /// P and every channel's removal effect. `interrupt` is called between steps of work.
@@ -657,7 +671,7 @@ mod tests {
         let mut builder = ChainBuilder::new(MarkovOptions::new(1, true).unwrap());
         builder.add_path([A, A], 1.0, 0.0).unwrap();
         builder.add_path([A], 0.0, 1.0).unwrap();
-        let rows = builder.build().transition_rows(&["a".to_string()]);
+        let rows = builder.build().transition_rows(&["a".to_string()]).unwrap();
         let self_loop = rows.iter().find(|t| t.from == "a" && t.to == "a").unwrap();
         assert!((self_loop.probability - 1.0 / 3.0).abs() < 1e-15 && self_loop.weight == 1.0);
     }
