@@ -3,6 +3,7 @@
 pub mod attribution;
 pub mod clustering;
 pub mod clv;
+pub mod decay;
 pub mod interner;
 pub mod journey;
 pub mod mixture;
@@ -11,6 +12,7 @@ pub mod parallel;
 mod parser_properties;
 pub mod rfm;
 pub mod roi;
+pub mod states;
 pub mod stats;
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;

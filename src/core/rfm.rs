@@ -70,18 +70,38 @@ pub fn money(x: f64) -> f64 {
     (x * scale).round() / scale
 }
 
+/// What a per-customer summary of transactions does: start from one transaction, merge
+/// another summary, tell its latest transaction. RFM's Summary and the lifecycle stages'
+/// purchase history (src/core/states.rs) are two of them.
+pub trait CustomerSummary: Copy {
+    fn new(ts: i64, amount: f64) -> Self;
+    fn merge(&mut self, other: &Self);
+    fn last_ts(&self) -> i64;
+}
+
+impl CustomerSummary for Summary {
+    fn new(ts: i64, amount: f64) -> Summary {
+        Summary::new(ts, amount)
+    }
+    fn merge(&mut self, other: &Summary) {
+        Summary::merge(self, other)
+    }
+    fn last_ts(&self) -> i64 {
+        self.last_ts
+    }
+}
+
 /// Summaries per customer key, built from transaction rows.
-#[derive(Default)]
-pub struct CustomerSummaries {
+pub struct CustomerSummaries<S = Summary> {
     /// Transactions after this instant are ignored.
     cutoff: Option<i64>,
     keys: Interner,
-    summaries: Vec<Option<Summary>>,
+    summaries: Vec<Option<S>>,
 }
 
-impl CustomerSummaries {
-    pub fn new(cutoff: Option<i64>) -> CustomerSummaries {
-        CustomerSummaries { cutoff, ..Default::default() }
+impl<S: CustomerSummary> CustomerSummaries<S> {
+    pub fn new(cutoff: Option<i64>) -> CustomerSummaries<S> {
+        CustomerSummaries { cutoff, keys: Interner::default(), summaries: Vec::new() }
     }
 
     pub fn add<'k>(&mut self, key: impl Into<Key<'k>>, ts: i64, amount: f64) {
@@ -93,21 +113,21 @@ impl CustomerSummaries {
             self.summaries.push(None);
         }
         match &mut self.summaries[id] {
-            Some(summary) => summary.add(ts, amount),
-            empty => *empty = Some(Summary::new(ts, amount)),
+            Some(summary) => summary.merge(&S::new(ts, amount)),
+            empty => *empty = Some(S::new(ts, amount)),
         }
     }
 
     /// The latest transaction counted, None without any.
     pub fn latest_ts(&self) -> Option<i64> {
-        self.summaries.iter().flatten().map(|s| s.last_ts).max()
+        self.summaries.iter().flatten().map(|s| s.last_ts()).max()
     }
 
     /// Keys and summaries in the byte order of the keys, so output order never
     /// depends on input order.
-    pub fn into_sorted(self) -> (Vec<String>, Vec<Summary>) {
+    pub fn into_sorted(self) -> (Vec<String>, Vec<S>) {
         let (keys, new_id) = self.keys.into_sorted();
-        let mut sorted: Vec<Option<Summary>> = vec![None; keys.len()];
+        let mut sorted: Vec<Option<S>> = vec![None; keys.len()];
         for (old, summary) in self.summaries.into_iter().enumerate() {
             let (slot, summary) =
                 (&mut sorted[new_id[old] as usize], summary.expect("every key has a summary"));
@@ -485,7 +505,7 @@ mod tests {
 
     #[test]
     fn summaries_ignore_late_transactions_and_sort_keys() {
-        let mut customers = CustomerSummaries::new(Some(10 * DAY));
+        let mut customers = CustomerSummaries::<Summary>::new(Some(10 * DAY));
         customers.add("b", 3 * DAY, 1.0);
         customers.add("a", 4 * DAY, 2.0);
         customers.add("b", 11 * DAY, 100.0);

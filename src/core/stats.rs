@@ -120,6 +120,11 @@ impl ExactSum {
         self.partials.push(x);
     }
 
+    /// The partial sums whose exact sum is the total: what a serialized state stores.
+    pub fn partials(&self) -> &[f64] {
+        &self.partials
+    }
+
     /// Adds another exact sum, exactly (its partials sum to its total).
     pub fn add_sum(&mut self, other: &ExactSum) {
         other.partials.iter().for_each(|&partial| self.add(partial));
