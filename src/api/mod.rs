@@ -4,12 +4,14 @@
 // break its SQL generation.
 #![allow(clippy::type_complexity)]
 
+mod aggregate;
 mod attribution;
 mod clv;
 mod model_cache;
 mod rfm;
 mod roi;
 mod segments;
+mod states;
 
 use pgrx::datum::Interval;
 use pgrx::prelude::*;
@@ -60,4 +62,17 @@ fn finite_micros(ts: TimestampWithTimeZone, argument: &str) -> i64 {
 /// Microseconds (from Postgres) back to a timestamptz.
 fn timestamptz(micros: i64) -> TimestampWithTimeZone {
     TimestampWithTimeZone::try_from(micros).expect("a timestamp read from Postgres converts back")
+}
+
+/// Midnight after the day of `ts` in the session's time zone (the default as_of).
+fn midnight_after(ts: i64) -> i64 {
+    let ts = timestamptz(ts);
+    let midnight = Spi::get_one_with_args::<TimestampWithTimeZone>(
+        // schema-qualified, so that no search_path can put another function or operator here
+        "SELECT pg_catalog.date_trunc('day', $1) OPERATOR(pg_catalog.+) interval '1 day'",
+        &[ts.into()],
+    )
+    .expect("date arithmetic on a finite timestamp succeeds")
+    .expect("date_trunc of a timestamp is not NULL");
+    pgrx::pg_sys::TimestampTz::from(midnight)
 }

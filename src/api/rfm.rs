@@ -2,9 +2,9 @@
 //! src/core/rfm.rs. Reference: docs/rfm.md.
 
 use pgrx::prelude::*;
-use pgrx::{pg_sys, Internal, PgMemoryContexts, PgTupleDesc};
+use pgrx::{pg_sys, Internal, PgTupleDesc};
 
-use super::{finite_micros, required, timestamptz, TRANSACTIONS};
+use super::{aggregate, finite_micros, midnight_after, required, timestamptz, TRANSACTIONS};
 use crate::core::rfm::{
     self, CustomerSummaries, Cuts, Dimension, Monetary, NamedMap, Scored, Scoring, SegmentRule, Summary,
 };
@@ -62,7 +62,7 @@ fn score_customers(
         );
     let as_of = as_of.map(|ts| finite_micros(ts, "as_of"));
 
-    let mut customers = CustomerSummaries::new(as_of);
+    let mut customers = CustomerSummaries::<Summary>::new(as_of);
     input::for_each_row(&TRANSACTIONS, transactions, |row| {
         if let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) {
             customers.add(key.as_key(), ts, row.number(2).unwrap_or(0.0));
@@ -75,19 +75,6 @@ fn score_customers(
         None => Scored { values: Default::default(), scores: Default::default() },
     };
     ScoredCustomers { keys, summaries, scored }
-}
-
-/// Midnight after the day of `ts` in the session's time zone (the default as_of).
-fn midnight_after(ts: i64) -> i64 {
-    let ts = timestamptz(ts);
-    let midnight = Spi::get_one_with_args::<TimestampWithTimeZone>(
-        // schema-qualified, so that no search_path can put another function or operator here
-        "SELECT pg_catalog.date_trunc('day', $1) OPERATOR(pg_catalog.+) interval '1 day'",
-        &[ts.into()],
-    )
-    .expect("date arithmetic on a finite timestamp succeeds")
-    .expect("date_trunc of a timestamp is not NULL");
-    pg_sys::TimestampTz::from(midnight)
 }
 
 /// The rules of segment_map: a named map, 'none' (no segments), or a query or table of
@@ -240,22 +227,13 @@ struct SummaryState {
     summary: Option<Summary>,
 }
 
-/// The state behind an `internal` argument, None before the group's first row.
 fn state_of(state: &mut Internal) -> Option<&mut SummaryState> {
     // SAFETY: every internal value these functions receive was made by them below.
-    unsafe { state.get_mut::<SummaryState>() }
+    unsafe { aggregate::state_of::<SummaryState>(state) }
 }
 
-/// Stores a state in the aggregate's memory context, where it lives as long as the group.
 fn new_state(fcinfo: pg_sys::FunctionCallInfo, state: SummaryState) -> Internal {
-    let mut context = std::ptr::null_mut();
-    // SAFETY: fcinfo is the one Postgres passed to this call.
-    if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } == 0 {
-        Error::invalid_parameter("rfm_summary's support functions can only be called by the aggregate")
-            .raise();
-    }
-    // SAFETY: the aggregate context outlives the group's state, which is allocated in it.
-    unsafe { PgMemoryContexts::For(context).switch_to(|_| Internal::new(state)) }
+    aggregate::new_state(fcinfo, "rfm_summary", state)
 }
 
 fn same_as_of(state: &SummaryState, as_of: i64) {

@@ -1,0 +1,31 @@
+//! What the aggregates with an `internal` state share: making the state in the aggregate's
+//! memory context and finding it again.
+
+use pgrx::{pg_sys, Internal, PgMemoryContexts};
+
+use crate::error::Error;
+
+/// The state behind an `internal` argument, None before the group's first row.
+///
+/// # Safety
+/// Every internal value the aggregate's functions receive must have been made by
+/// `new_state` with a `T` of this type.
+pub unsafe fn state_of<T>(state: &mut Internal) -> Option<&mut T> {
+    // SAFETY: the caller guarantees the type.
+    unsafe { state.get_mut::<T>() }
+}
+
+/// Stores a state in the aggregate's memory context, where it lives as long as the group.
+/// Called outside an aggregate (`aggregate`'s support functions called directly), 22023.
+pub fn new_state<T>(fcinfo: pg_sys::FunctionCallInfo, aggregate: &str, state: T) -> Internal {
+    let mut context = std::ptr::null_mut();
+    // SAFETY: fcinfo is the one Postgres passed to this call.
+    if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } == 0 {
+        Error::invalid_parameter(format!(
+            "{aggregate}'s support functions can only be called by the aggregate"
+        ))
+        .raise();
+    }
+    // SAFETY: the aggregate context outlives the group's state, which is allocated in it.
+    unsafe { PgMemoryContexts::For(context).switch_to(|_| Internal::new(state)) }
+}
