@@ -7,14 +7,13 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, Internal, PgTupleDesc};
 
 use super::{aggregate, finite_micros, interval_arg, midnight_after, required, timestamptz, TRANSACTIONS};
-use crate::core::decay::{check_half_life, DecayedActivity};
+use crate::core::decay::{check_half_life, DecayState, DecayedActivity};
 use crate::core::interner::Interner;
 use crate::core::rfm::CustomerSummaries;
 use crate::core::states::{
     self, Conversion, Migration, Period, PurchaseHistory, Snapshot, StageThresholds, Touch, Transaction,
     MAX_PERIODS,
 };
-use crate::core::stats::ExactSum;
 use crate::error::{Error, ErrorKind, OrRaise};
 use crate::input::{self, column, Kind, More, Shape};
 use crate::interrupt;
@@ -327,29 +326,9 @@ fn channel_preference(
 // Its state is `internal`, so CREATE AGGREGATE is written by hand below (pgrx's
 // #[pg_aggregate] declares a wrong deserial signature for internal states).
 
-/// The aggregate's state: the group's half-life and as_of, and its events so far.
-#[derive(Debug, Clone)]
-struct DecayState {
-    half_life: i64,
-    as_of: i64,
-    activity: DecayedActivity,
-}
-
-/// The first byte of a serialized state; another value is refused.
-const DECAY_STATE_VERSION: u8 = 1;
-
 fn decay_state(state: &mut Internal) -> Option<&mut DecayState> {
     // SAFETY: every internal value these functions receive was made by them below.
     unsafe { aggregate::state_of::<DecayState>(state) }
-}
-
-fn same_parameters(state: &DecayState, half_life: i64, as_of: i64) {
-    if state.half_life != half_life || state.as_of != as_of {
-        Error::invalid_parameter(
-            "decayed_activity: half_life and as_of must be the same for every row of a group",
-        )
-        .raise();
-    }
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -374,7 +353,7 @@ fn decayed_activity_transition(
         );
     }
     let current = decay_state(&mut state).expect("the state was just made");
-    same_parameters(current, half_life, as_of);
+    current.check_parameters(half_life, as_of).or_raise();
     if let Some(ts) = ts {
         current
             .activity
@@ -395,27 +374,16 @@ fn decayed_activity_combine(
         (_, None) => left,
         (None, Some(right)) => aggregate::new_state(fcinfo, "decayed_activity", right),
         (Some(current), Some(right)) => {
-            same_parameters(current, right.half_life, right.as_of);
-            current.activity.merge(&right.activity);
+            current.merge(&right).or_raise();
             left
         }
     }
 }
 
-/// Serialized state: the version byte, then half_life, as_of, last_ts (i64::MIN for none),
-/// and each exact sum as its count of partials and the partials (little-endian, 8 bytes each).
+/// Serialized state: DecayState::to_bytes (src/core/decay.rs).
 #[pg_extern(immutable, parallel_safe, strict)]
 fn decayed_activity_serialize(mut state: Internal) -> Vec<u8> {
-    let state = decay_state(&mut state).expect("a strict serial function receives a state");
-    let mut bytes = vec![DECAY_STATE_VERSION];
-    for word in [state.half_life, state.as_of, state.activity.last_ts.unwrap_or(i64::MIN)] {
-        bytes.extend(word.to_le_bytes());
-    }
-    for sum in [&state.activity.count, &state.activity.amount] {
-        bytes.extend((sum.partials().len() as u64).to_le_bytes());
-        sum.partials().iter().for_each(|p| bytes.extend(p.to_le_bytes()));
-    }
-    bytes
+    decay_state(&mut state).expect("a strict serial function receives a state").to_bytes()
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
@@ -424,40 +392,7 @@ fn decayed_activity_deserialize(
     _unused: Internal,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
-    let refuse = |what: &str| -> ! {
-        Error::invalid_parameter(format!("decayed_activity: a serialized state {what}")).raise()
-    };
-    if bytes.first() != Some(&DECAY_STATE_VERSION) {
-        refuse("is of another format version");
-    }
-    let mut words =
-        bytes[1..].chunks(8).map(|w| <[u8; 8]>::try_from(w).unwrap_or_else(|_| refuse("is truncated")));
-    let mut word = || words.next().unwrap_or_else(|| refuse("is truncated"));
-    let half_life = i64::from_le_bytes(word());
-    let as_of = i64::from_le_bytes(word());
-    let last_ts = Some(i64::from_le_bytes(word())).filter(|&ts| ts != i64::MIN);
-    let mut sum = || {
-        let n = u64::from_le_bytes(word());
-        let mut sum = ExactSum::default();
-        for _ in 0..n {
-            let partial = f64::from_le_bytes(word());
-            if !partial.is_finite() {
-                refuse("holds a number that is not finite");
-            }
-            // adding the partials again keeps the sum's invariants whatever the bytes hold
-            sum.add(partial);
-        }
-        sum
-    };
-    let (count, amount) = (sum(), sum());
-    if half_life <= 0 || words.next().is_some() {
-        refuse("is malformed");
-    }
-    aggregate::new_state(
-        fcinfo,
-        "decayed_activity",
-        DecayState { half_life, as_of, activity: DecayedActivity { count, amount, last_ts } },
-    )
+    aggregate::new_state(fcinfo, "decayed_activity", DecayState::from_bytes(bytes).or_raise())
 }
 
 #[pg_extern(immutable, parallel_safe, requires = ["decayed_activity_summary_type"])]
@@ -530,3 +465,373 @@ extension_sql!(
     name = "states_comments",
     requires = [customer_stage, growth_accounting, segment_migration, channel_preference, "decayed_activity_aggregate"],
 );
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    use crate::test_support::{error_of, load_cdnow, sqlstate_of};
+
+    const CDNOW: &str = "SELECT customer_id, order_date, amount FROM cdnow_orders";
+
+    fn count(query: &str) -> i64 {
+        Spi::get_one::<i64>(query).unwrap().unwrap()
+    }
+
+    /// Random transactions of 300 customers over two years, with repeated instants and NULL
+    /// amounts, in a time zone with daylight saving time.
+    fn random_transactions() {
+        Spi::run(
+            "SET LOCAL TimeZone = 'America/New_York';
+             SELECT setseed(0.42);
+             CREATE TABLE tx AS
+             SELECT (random() * 300)::int AS k,
+                    '2022-01-01'::timestamptz + (random() * 730)::int * interval '1 day'
+                        + (random() * 3)::int * interval '7 hours' AS ts,
+                    CASE WHEN random() < 0.05 THEN NULL ELSE round((random() * 200 - 10)::numeric, 2) END AS amount
+             FROM generate_series(1, 4000)
+             -- five customers who start late, so that some are new at the as_of of the tests
+             UNION ALL SELECT 1000 + i, '2023-06-01'::timestamptz + i * interval '1 day', 10 FROM generate_series(1, 5) i",
+        )
+        .unwrap();
+    }
+
+    /// customer_stage's rules in SQL, over transactions `source` (k, ts) at `as_of`, with the
+    /// thresholds given as intervals: the number of customers where it and the function differ.
+    fn stage_mismatches(source: &str, as_of: &str, new: &str, active: &str, churned: &str) -> i64 {
+        count(&format!(
+            "WITH t AS (SELECT k::text AS k, ts::timestamptz AS ts FROM ({source}) s(k, ts, amount)
+                        WHERE k IS NOT NULL AND ts <= '{as_of}'),
+                  c AS (SELECT k, min(ts) AS f, max(ts) AS l, count(*) AS n FROM t GROUP BY k),
+                  p AS (SELECT t.k, max(t.ts) AS prev FROM t JOIN c USING (k) WHERE t.ts < c.l GROUP BY t.k),
+                  e AS (SELECT c.*, p.prev, extract(epoch FROM '{as_of}'::timestamptz - c.l) AS since FROM c LEFT JOIN p USING (k)),
+                  sql AS (SELECT k, f, l, n, since / 86400 AS days, extract(epoch FROM l - prev) / 86400 AS gap, CASE
+                      WHEN extract(epoch FROM '{as_of}'::timestamptz - f) <= extract(epoch FROM interval '{new}') THEN 'new'
+                      WHEN since <= extract(epoch FROM interval '{active}') AND prev IS NOT NULL
+                           AND extract(epoch FROM l - prev) > extract(epoch FROM interval '{active}') THEN 'reactivated'
+                      WHEN since <= extract(epoch FROM interval '{active}') THEN 'active'
+                      WHEN since <= extract(epoch FROM interval '{churned}') THEN 'lapsed'
+                      ELSE 'churned' END AS stage FROM e)
+             SELECT count(*) FROM sql s FULL JOIN customer_stage($q${source}$q$, as_of => '{as_of}',
+                 new_within => '{new}', active_within => '{active}', churned_after => '{churned}') o
+                 ON o.customer_key = s.k
+             WHERE o.stage IS DISTINCT FROM s.stage OR o.first_ts IS DISTINCT FROM s.f
+                OR o.last_ts IS DISTINCT FROM s.l OR o.purchases IS DISTINCT FROM s.n
+                OR abs(o.days_since_last - s.days) > 1e-9 OR (o.previous_gap_days IS NULL) <> (s.gap IS NULL)
+                OR abs(o.previous_gap_days - s.gap) > 1e-9"
+        ))
+    }
+
+    #[pg_test]
+    fn stages_match_an_independent_sql_formulation() {
+        random_transactions();
+        load_cdnow();
+        assert_eq!(
+            stage_mismatches("SELECT * FROM tx", "2023-06-15 12:00", "30 days", "90 days", "365 days"),
+            0
+        );
+        assert_eq!(stage_mismatches("SELECT * FROM tx", "2024-01-01", "1 day", "14 days", "1 month"), 0);
+        assert_eq!(stage_mismatches(CDNOW, "1997-10-01", "30 days", "60 days", "180 days"), 0);
+        // every stage occurs on these data, so the comparison covers each rule
+        let stages = count(
+            "SELECT count(DISTINCT stage) FROM customer_stage('tx', as_of => '2023-06-15 12:00',
+                 new_within => '30 days', active_within => '40 days', churned_after => '200 days')",
+        );
+        assert_eq!(stages, 5);
+        // as_of by default: midnight after the last transaction's day, as rfm_score
+        let cdnow_default = count(&format!(
+            "SELECT count(*) FROM customer_stage('{CDNOW}') o JOIN rfm_score('{CDNOW}') r USING (customer_key)
+             WHERE o.days_since_last = r.recency_days"
+        ));
+        assert_eq!(cdnow_default, 2357);
+    }
+
+    /// growth_accounting in SQL with window-free joins of (customer, period) revenue cells:
+    /// the number of periods where it and the function differ.
+    fn growth_mismatches(source: &str, period: &str, step: &str, range: &str, call_range: &str) -> i64 {
+        count(&format!(
+            "WITH p AS (SELECT k::text AS k, date_trunc('{period}', ts::timestamptz) AS ps,
+                               sum(coalesce(amount, 0))::float8 AS rev
+                        FROM ({source}) s(k, ts, amount) WHERE k IS NOT NULL AND ts IS NOT NULL GROUP BY 1, 2),
+                  periods AS (SELECT g AS ps FROM ({range}) r(lo, hi),
+                              generate_series(date_trunc('{period}', lo), date_trunc('{period}', hi), interval '{step}') g),
+                  f AS (SELECT k, min(ps) AS first FROM p GROUP BY k),
+                  cur AS (SELECT g.ps, p.k, p.rev FROM periods g JOIN p ON p.ps = g.ps),
+                  prv AS (SELECT g.ps, p.k, p.rev FROM periods g JOIN p ON p.ps = g.ps - interval '{step}'),
+                  pairs AS (SELECT coalesce(c.ps, v.ps) AS ps, coalesce(c.k, v.k) AS k, c.rev AS cur, v.rev AS prev
+                            FROM cur c FULL JOIN prv v ON c.ps = v.ps AND c.k = v.k),
+                  sql AS (SELECT g.ps,
+                      count(cur) AS active, count(cur) FILTER (WHERE f.first = g.ps) AS new,
+                      count(cur) FILTER (WHERE prev IS NOT NULL) AS retained,
+                      count(cur) FILTER (WHERE prev IS NULL AND f.first < g.ps) AS resurrected,
+                      count(prev) FILTER (WHERE cur IS NULL) AS churned,
+                      coalesce(sum(cur), 0) AS revenue,
+                      coalesce(sum(cur) FILTER (WHERE f.first = g.ps), 0) AS new_revenue,
+                      -- least() skips NULLs, so only customers active in both periods
+                      coalesce(sum(least(cur, prev)) FILTER (WHERE cur IS NOT NULL AND prev IS NOT NULL), 0) AS retained_revenue,
+                      coalesce(sum(greatest(cur - prev, 0)), 0) AS expansion,
+                      coalesce(sum(greatest(prev - cur, 0)), 0) AS contraction,
+                      coalesce(sum(cur) FILTER (WHERE prev IS NULL AND f.first < g.ps), 0) AS resurrected_revenue,
+                      coalesce(sum(prev) FILTER (WHERE cur IS NULL), 0) AS churned_revenue
+                    FROM periods g LEFT JOIN pairs USING (ps) LEFT JOIN f USING (k) GROUP BY g.ps)
+             SELECT count(*) FROM sql s FULL JOIN growth_accounting($q${source}$q$, period => '{period}'{call_range}) o
+                 ON o.period_start = s.ps
+             WHERE (o.active, o.new, o.retained, o.resurrected, o.churned)
+                       IS DISTINCT FROM (s.active, s.new, s.retained, s.resurrected, s.churned)
+                OR abs(o.revenue - s.revenue) > 1e-6 OR abs(o.new_revenue - s.new_revenue) > 1e-6
+                OR abs(o.retained_revenue - s.retained_revenue) > 1e-6 OR abs(o.expansion - s.expansion) > 1e-6
+                OR abs(o.contraction - s.contraction) > 1e-6
+                OR abs(o.resurrected_revenue - s.resurrected_revenue) > 1e-6
+                OR abs(o.churned_revenue - s.churned_revenue) > 1e-6
+                OR o.quick_ratio IS DISTINCT FROM (s.new + s.resurrected)::float8 / nullif(s.churned, 0)"
+        ))
+    }
+
+    #[pg_test]
+    fn growth_accounting_matches_an_independent_sql_formulation() {
+        random_transactions();
+        load_cdnow();
+        let data_range = "SELECT min(ts), max(ts) FROM tx";
+        for (period, step) in
+            [("day", "1 day"), ("week", "7 days"), ("month", "1 month"), ("quarter", "3 months")]
+        {
+            assert_eq!(growth_mismatches("SELECT * FROM tx", period, step, data_range, ""), 0, "{period}");
+        }
+        // an explicit range: periods before it are history only, and empty periods are zeros
+        assert_eq!(
+            growth_mismatches(
+                "SELECT * FROM tx",
+                "month",
+                "1 month",
+                "SELECT '2022-06-10'::timestamptz, '2024-05-01'::timestamptz",
+                ", from_ts => '2022-06-10', to_ts => '2024-05-01'"
+            ),
+            0
+        );
+        let empty_months = count(
+            "SELECT count(*) FROM growth_accounting('tx', from_ts => '2024-02-01', to_ts => '2024-05-01')
+             WHERE active = 0 AND revenue = 0",
+        );
+        assert_eq!(empty_months, 4, "February to May 2024 have no transactions");
+        assert_eq!(
+            growth_mismatches(
+                CDNOW,
+                "month",
+                "1 month",
+                "SELECT min(order_date)::timestamptz, max(order_date)::timestamptz FROM cdnow_orders",
+                ""
+            ),
+            0
+        );
+        // the identities of docs/states.md on CDNOW
+        let broken = count(&format!(
+            "SELECT count(*) FROM (SELECT g.*, lag(active) OVER w AS prev_active, lag(revenue) OVER w AS prev_revenue
+                                   FROM growth_accounting('{CDNOW}', 'week') g WINDOW w AS (ORDER BY period_start)) g
+             WHERE active <> new + retained + resurrected
+                OR abs(revenue - (new_revenue + retained_revenue + expansion + resurrected_revenue)) > 1e-6
+                OR prev_active <> retained + churned
+                OR abs(prev_revenue - (retained_revenue + contraction + churned_revenue)) > 1e-6"
+        ));
+        assert_eq!(broken, 0);
+    }
+
+    #[pg_test]
+    fn segment_migration_matches_a_full_join_of_rfm_segments_on_cdnow() {
+        load_cdnow();
+        Spi::run(&format!(
+            "CREATE TABLE seg_before AS SELECT customer_key, segment FROM rfm_score('{CDNOW}', as_of => '1997-06-01');
+             CREATE TABLE seg_after AS SELECT customer_key, segment FROM rfm_score('{CDNOW}', as_of => '1998-01-01');
+             -- customers to leave and to enter
+             DELETE FROM seg_before WHERE customer_key::int % 17 = 0;
+             DELETE FROM seg_after WHERE customer_key::int % 13 = 0;"
+        ))
+        .unwrap();
+        let mismatches = count(
+            "WITH m AS (SELECT b.segment AS f, a.segment AS t, count(*) AS n
+                        FROM seg_before b FULL JOIN seg_after a USING (customer_key) GROUP BY 1, 2),
+                  totals AS (SELECT segment AS f, count(*) AS total FROM seg_before GROUP BY 1)
+             SELECT count(*) FROM (m LEFT JOIN totals USING (f)) s
+                 FULL JOIN segment_migration('seg_before', 'seg_after') o
+                 -- a FULL JOIN needs equality: NULL (entered, left) as a name no segment has
+                 ON coalesce(o.from_segment, '(none)') = coalesce(s.f, '(none)')
+                AND coalesce(o.to_segment, '(none)') = coalesce(s.t, '(none)')
+             WHERE o.customers IS DISTINCT FROM s.n
+                OR o.share_of_from IS DISTINCT FROM s.n::float8 / s.total",
+        );
+        assert_eq!(mismatches, 0);
+        let entered_and_left = count(
+            "SELECT count(*) FROM segment_migration('seg_before', 'seg_after')
+             WHERE from_segment IS NULL OR to_segment IS NULL",
+        );
+        assert!(entered_and_left > 0);
+        // integer keys in one snapshot and text in the other are the same customers
+        let stayed = count(
+            "SELECT sum(customers)::bigint FROM segment_migration(
+                 'SELECT customer_key::int, segment FROM seg_before', 'seg_after')
+             WHERE from_segment IS NOT NULL AND to_segment IS NOT NULL",
+        );
+        assert_eq!(stayed, count("SELECT count(*) FROM seg_before JOIN seg_after USING (customer_key)"));
+    }
+
+    #[pg_test]
+    fn channel_preference_matches_an_independent_sql_formulation() {
+        Spi::run(
+            "SELECT setseed(0.3);
+             CREATE TABLE tp AS SELECT (random() * 150)::int AS k,
+                    '2024-01-01'::timestamptz + (random() * 90)::int * interval '1 day' AS ts,
+                    (ARRAY['email', 'search', 'Social', 'display', 'direct'])[1 + (random() * 4)::int] AS ch
+             FROM generate_series(1, 2500);
+             CREATE TABLE cv AS SELECT (random() * 150)::int AS k,
+                    '2024-01-10'::timestamptz + (random() * 80)::int * interval '1 day' AS ts, 1 AS v
+             FROM generate_series(1, 400);",
+        )
+        .unwrap();
+        // weights 2^(-(as_of - ts) / half_life); names ordered bytewise (COLLATE "C")
+        let mismatches = count(
+            "WITH w AS (SELECT k::text AS k, ch, sum(power(2, -extract(epoch FROM '2024-03-01'::timestamptz - ts)
+                                                           / extract(epoch FROM interval '14 days')))::float8 AS w,
+                               count(*) AS n
+                        FROM tp WHERE ts <= '2024-03-01' GROUP BY 1, 2),
+                  r AS (SELECT *, row_number() OVER (PARTITION BY k ORDER BY w DESC, ch COLLATE \"C\") AS rank,
+                               sum(w) OVER (PARTITION BY k) AS total, sum(n) OVER (PARTITION BY k) AS touches FROM w),
+                  last_touch AS (SELECT c.k::text AS k, c.ts,
+                                        (SELECT ch FROM tp t WHERE t.k = c.k AND t.ts <= c.ts
+                                         ORDER BY t.ts DESC, ch COLLATE \"C\" DESC LIMIT 1) AS ch
+                                 FROM cv c WHERE c.ts <= '2024-03-01'),
+                  conv AS (SELECT k, ch, row_number() OVER (PARTITION BY k ORDER BY count(*) DESC, max(ts) DESC,
+                                                                       ch COLLATE \"C\") AS rank
+                           FROM last_touch WHERE ch IS NOT NULL GROUP BY k, ch),
+                  sql AS (SELECT a.k, a.ch AS preferred, a.w / a.total AS share, b.ch AS second, a.touches, c.ch AS converting
+                          FROM r a LEFT JOIN r b ON b.k = a.k AND b.rank = 2
+                          LEFT JOIN conv c ON c.k = a.k AND c.rank = 1 WHERE a.rank = 1)
+             SELECT count(*) FROM sql s FULL JOIN channel_preference('tp', as_of => '2024-03-01',
+                 half_life => '14 days', conversions => 'cv') o ON o.customer_key = s.k
+             WHERE o.preferred_channel IS DISTINCT FROM s.preferred OR abs(o.share - s.share) > 1e-12
+                OR o.second_channel IS DISTINCT FROM s.second OR o.touches IS DISTINCT FROM s.touches
+                OR o.converting_channel IS DISTINCT FROM s.converting",
+        );
+        assert_eq!(mismatches, 0);
+        assert_eq!(
+            count("SELECT count(*) FROM channel_preference('tp') WHERE converting_channel IS NOT NULL"),
+            0
+        );
+    }
+
+    #[pg_test]
+    fn decayed_activity_matches_sql_and_is_the_same_under_a_parallel_plan() {
+        Spi::run(
+            "SELECT setseed(0.9);
+             CREATE TABLE ev AS SELECT (random() * 500)::int AS k,
+                    '2024-01-01'::timestamptz + random() * interval '120 days' AS ts,
+                    CASE WHEN random() < 0.1 THEN NULL ELSE random() * 50 END AS amount
+             FROM generate_series(1, 60000);",
+        )
+        .unwrap();
+        let compare = "WITH ours AS (SELECT k, decayed_activity(ts, amount, '10 days', '2024-03-01') AS d FROM ev GROUP BY k),
+                            sql AS (SELECT k, sum(power(2, -extract(epoch FROM '2024-03-01'::timestamptz - ts) / 864000))::float8 AS c,
+                                           sum(coalesce(amount, 0) * power(2, -extract(epoch FROM '2024-03-01'::timestamptz - ts) / 864000))::float8 AS a,
+                                           max(ts) AS l
+                                    FROM ev WHERE ts <= '2024-03-01' GROUP BY k)
+                       SELECT count(*) FROM ours o FULL JOIN sql s USING (k)
+                       WHERE abs((o.d).decayed_count - s.c) > 1e-9 * s.c OR abs((o.d).decayed_amount - s.a) > 1e-9 * (1 + s.a)
+                          OR (o.d).last_ts IS DISTINCT FROM s.l";
+        assert_eq!(count(compare), 0);
+        let whole = "SELECT decayed_activity(ts, amount, '10 days', '2024-03-01')::text FROM ev";
+        let serial = Spi::get_one::<String>(whole).unwrap();
+        Spi::run(
+            "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0;
+             SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL max_parallel_workers_per_gather = 2",
+        )
+        .unwrap();
+        let plan = Spi::connect(|client| {
+            client
+                .select(&format!("EXPLAIN (COSTS OFF) {whole}"), None, &[])
+                .unwrap()
+                .map(|row| row.get::<String>(1).unwrap().unwrap())
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        assert!(plan.contains("Gather") && plan.contains("Partial Aggregate"), "no parallel plan in\n{plan}");
+        assert_eq!(Spi::get_one::<String>(whole).unwrap(), serial, "exact sums: the same to the bit");
+        assert_eq!(count(compare), 0);
+    }
+
+    #[pg_test]
+    fn decayed_activity_skips_null_times_and_counts_null_amounts_as_zero() {
+        let row = Spi::get_three::<f64, f64, TimestampWithTimeZone>(
+            "SELECT (d).decayed_count, (d).decayed_amount, (d).last_ts FROM (
+                 SELECT decayed_activity(ts, amount, '1 day', '2024-01-03') AS d
+                 FROM (VALUES ('2024-01-03'::timestamptz, 4.0::float8), ('2024-01-02', NULL), (NULL, 100),
+                              ('2024-01-01', 8), ('2024-01-05', 1000)) v(ts, amount)) x",
+        )
+        .unwrap();
+        // 1 + 1/2 + 1/4 events, 4 + 0 + 8/4 amount; the event after as_of is not counted
+        assert_eq!(row.0, Some(1.75));
+        assert_eq!(row.1, Some(6.0));
+        assert_eq!(
+            row.2.map(|ts| ts.to_string()),
+            Spi::get_one::<String>("SELECT '2024-01-03'::timestamptz::text").unwrap()
+        );
+        let only_later = Spi::get_one::<String>(
+            "SELECT decayed_activity(ts, 1, '1 day', '2024-01-01')::text FROM (VALUES ('2024-02-01'::timestamptz)) v(ts)",
+        )
+        .unwrap();
+        assert_eq!(only_later.as_deref(), Some("(0,0,)"));
+        let no_rows = Spi::get_one::<bool>(
+            "SELECT decayed_activity(now(), 1, '1 day', now()) IS NULL FROM generate_series(1, 0)",
+        )
+        .unwrap();
+        assert_eq!(no_rows, Some(true));
+    }
+
+    #[pg_test]
+    fn bad_arguments_say_what_to_change() {
+        Spi::run(
+            "CREATE TABLE tx1 AS SELECT 1 AS k, '2024-01-01'::timestamptz AS ts, 1.0 AS amount;
+             CREATE TABLE snap AS SELECT * FROM (VALUES (1, 'a'), (2, 'b'), (1, 'c')) v(k, segment)",
+        )
+        .unwrap();
+        for (call, want, says) in [
+            ("SELECT * FROM customer_stage('tx1', new_within => '0')", "22023", "new_within must be a positive"),
+            ("SELECT * FROM customer_stage('tx1', active_within => '-1 day')", "22023", "active_within must be a positive"),
+            ("SELECT * FROM customer_stage('tx1', new_within => '100 days')", "22023", "new_within must not be longer"),
+            ("SELECT * FROM customer_stage('tx1', churned_after => '60 days')", "22023", "active_within must not be longer"),
+            ("SELECT * FROM customer_stage('tx1', as_of => 'infinity')", "22023", "as_of must be a finite"),
+            ("SELECT * FROM customer_stage('tx1', churned_after => '178000000 years')", "22008", "churned_after is too long"),
+            ("SELECT * FROM customer_stage(NULL)", "22023", "transactions must not be NULL"),
+            ("SELECT * FROM customer_stage('SELECT 1, ''x''::text, 1')", "42804", "read as ts"),
+            ("SELECT * FROM growth_accounting('tx1', period => 'fortnight')", "22023", "'day', 'week', 'month'"),
+            ("SELECT * FROM growth_accounting('tx1', from_ts => '2024-02-01', to_ts => '2024-01-01')", "22023", "from_ts must not be later"),
+            ("SELECT * FROM growth_accounting('tx1', period => 'day', from_ts => '1000-01-01', to_ts => '5000-01-01')", "54000", "at most 1000000 periods"),
+            ("SELECT * FROM segment_migration('snap', 'SELECT 1, ''a''')", "22023", "before: customer \"1\" is listed twice"),
+            ("SELECT * FROM segment_migration('SELECT 1, ''a''', 'snap')", "22023", "after: customer \"1\" is listed twice"),
+            ("SELECT * FROM segment_migration('SELECT 1, 2', 'snap')", "42804", "read as segment"),
+            ("SELECT * FROM segment_migration('snap', NULL)", "22023", "after must not be NULL"),
+            ("SELECT * FROM channel_preference('SELECT 1, now(), ''a''', half_life => '0')", "22023", "half_life must be a positive"),
+            ("SELECT * FROM channel_preference('SELECT 1, now(), ''a''', conversions => 'SELECT 1, now(), ''x''')", "42804", "read as value"),
+            ("SELECT decayed_activity(ts, 1, '0', now()) FROM tx1", "22023", "half_life must be a positive"),
+            ("SELECT decayed_activity(ts, 1, '1 day', NULL) FROM tx1", "22023", "as_of must not be NULL"),
+            ("SELECT decayed_activity(ts, 1, NULL, now()) FROM tx1", "22023", "half_life must not be NULL"),
+            ("SELECT decayed_activity(ts, 'NaN', '1 day', 'infinity') FROM tx1", "22023", "as_of must be a finite"),
+            ("SELECT decayed_activity(ts, 'NaN', '1 day', now()) FROM tx1", "22023", "amount must be a finite"),
+            ("SELECT decayed_activity(ts, 1, '1 day', ts) FROM (VALUES (now()), (now() - interval '1 day')) v(ts)",
+             "22023", "must be the same for every row"),
+        ] {
+            let (code, message) = error_of(call).unwrap_or_else(|| panic!("no error from {call}"));
+            assert_eq!(code, want, "{call}: {message}");
+            assert!(message.contains(says), "{call}: {message}");
+        }
+        // NULL keys and timestamps skip the row; empty input gives no rows
+        assert_eq!(count("SELECT count(*) FROM customer_stage('SELECT NULL::int, now(), 1 UNION ALL SELECT 1, NULL, 1')"), 0);
+        for empty in [
+            "customer_stage('SELECT 1, now(), 1 WHERE false')",
+            "growth_accounting('SELECT 1, now(), 1 WHERE false')",
+            "segment_migration('SELECT 1, ''a'' WHERE false', 'SELECT 1, ''a'' WHERE false')",
+            "channel_preference('SELECT 1, now(), ''a'' WHERE false')",
+        ] {
+            assert_eq!(count(&format!("SELECT count(*) FROM {empty}")), 0, "{empty}");
+        }
+        assert_eq!(sqlstate_of("SELECT * FROM segment_migration('snap', 'snap')").as_deref(), Some("22023"));
+    }
+}

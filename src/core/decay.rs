@@ -56,6 +56,80 @@ impl DecayedActivity {
     }
 }
 
+/// The state of the decayed_activity aggregate: the group's half-life and as_of (the same
+/// for every row of a group) and its activity so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecayState {
+    pub half_life: i64,
+    pub as_of: i64,
+    pub activity: DecayedActivity,
+}
+
+/// The first byte of a serialized state; another value is refused.
+const STATE_VERSION: u8 = 1;
+
+impl DecayState {
+    pub fn merge(&mut self, other: &DecayState) -> Result<()> {
+        self.check_parameters(other.half_life, other.as_of)?;
+        self.activity.merge(&other.activity);
+        Ok(())
+    }
+
+    pub fn check_parameters(&self, half_life: i64, as_of: i64) -> Result<()> {
+        if self.half_life != half_life || self.as_of != as_of {
+            return Err(Error::invalid_parameter(
+                "decayed_activity: half_life and as_of must be the same for every row of a group",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The version byte, then half_life, as_of, last_ts (i64::MIN for none), and each exact
+    /// sum as its count of partials and the partials (little-endian, 8 bytes each).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = vec![STATE_VERSION];
+        for word in [self.half_life, self.as_of, self.activity.last_ts.unwrap_or(i64::MIN)] {
+            bytes.extend(word.to_le_bytes());
+        }
+        for sum in [&self.activity.count, &self.activity.amount] {
+            bytes.extend((sum.partials().len() as u64).to_le_bytes());
+            sum.partials().iter().for_each(|p| bytes.extend(p.to_le_bytes()));
+        }
+        bytes
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<DecayState> {
+        let refuse =
+            |what: &str| Error::invalid_parameter(format!("decayed_activity: a serialized state {what}"));
+        if bytes.first() != Some(&STATE_VERSION) {
+            return Err(refuse("is of another format version"));
+        }
+        let mut words = bytes[1..].chunks(8);
+        let mut word = || -> Result<[u8; 8]> {
+            words.next().and_then(|w| w.try_into().ok()).ok_or_else(|| refuse("is truncated"))
+        };
+        let half_life = i64::from_le_bytes(word()?);
+        let as_of = i64::from_le_bytes(word()?);
+        let last_ts = Some(i64::from_le_bytes(word()?)).filter(|&ts| ts != i64::MIN);
+        let mut sums = [ExactSum::default(), ExactSum::default()];
+        for sum in &mut sums {
+            for _ in 0..u64::from_le_bytes(word()?) {
+                let partial = f64::from_le_bytes(word()?);
+                if !partial.is_finite() {
+                    return Err(refuse("holds a number that is not finite"));
+                }
+                // adding the partials again keeps the sum's invariants whatever the bytes hold
+                sum.add(partial);
+            }
+        }
+        if half_life <= 0 || word().is_ok() {
+            return Err(refuse("is malformed"));
+        }
+        let [count, amount] = sums;
+        Ok(DecayState { half_life, as_of, activity: DecayedActivity { count, amount, last_ts } })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +171,31 @@ mod tests {
         assert_eq!((ab.count.value(), ab.amount.value(), ab.last_ts), (1.75, 10.0, Some(100 * DAY)));
         assert_eq!((b.count.value(), b.amount.value(), b.last_ts), (1.75, 10.0, Some(100 * DAY)));
         assert!(whole.add(as_of, f64::NAN, as_of, DAY).is_err());
+    }
+
+    #[test]
+    fn states_round_trip_and_other_versions_are_refused() {
+        let mut activity = DecayedActivity::default();
+        for (day, amount) in [(1, 0.1), (2, 1e16), (3, -1e16), (5, 3.0)] {
+            activity.add(day * DAY, amount, 10 * DAY, 7 * DAY).unwrap();
+        }
+        let state = DecayState { half_life: 7 * DAY, as_of: 10 * DAY, activity };
+        let bytes = state.to_bytes();
+        // the partials are added again, so they may be split otherwise; their exact sum is kept
+        let read = |s: &DecayState| {
+            (s.half_life, s.as_of, s.activity.count.value(), s.activity.amount.value(), s.activity.last_ts)
+        };
+        assert_eq!(read(&DecayState::from_bytes(&bytes).unwrap()), read(&state));
+        let empty = DecayState { half_life: DAY, as_of: 0, activity: DecayedActivity::default() };
+        assert_eq!(DecayState::from_bytes(&empty.to_bytes()).unwrap(), empty);
+        let mut other_version = bytes.clone();
+        other_version[0] = 2;
+        let e = DecayState::from_bytes(&other_version).unwrap_err();
+        assert!(e.message.contains("another format version"), "{}", e.message);
+        assert!(DecayState::from_bytes(&bytes[..bytes.len() - 3]).is_err(), "truncated");
+        assert!(DecayState::from_bytes(&[bytes.as_slice(), &[0; 8]].concat()).is_err(), "trailing bytes");
+        assert!(DecayState::from_bytes(&[]).is_err());
+        let mut a = state.clone();
+        assert!(a.merge(&empty).is_err(), "another half-life in one group");
     }
 }
