@@ -136,6 +136,31 @@ mod tests {
     }
 
     #[pg_test]
+    fn the_memory_budget_stops_each_states_function() {
+        // work_mem large enough that hash aggregation keeps every group's state in memory
+        // instead of spilling (which bounds it too)
+        Spi::run("SET pg_marketing.memory_budget = '8MB'; SET LOCAL work_mem = '1GB'").unwrap();
+        // a million customers: their histories, cells, snapshots, touches or aggregate states
+        // hold far more than 8 MB
+        let customers = "SELECT i, ''2024-01-01''::timestamptz + i * interval ''1 minute'', 1 FROM generate_series(1, 1000000) i";
+        let touches = "SELECT i, ''2024-01-01''::timestamptz + i * interval ''1 minute'', ''ch'' || i % 5 FROM generate_series(1, 1000000) i";
+        for call in [
+            format!("SELECT count(*) FROM customer_stage('{customers}')"),
+            format!("SELECT count(*) FROM growth_accounting('{customers}')"),
+            "SELECT count(*) FROM segment_migration('SELECT i, ''a'' FROM generate_series(1, 1000000) i', 'SELECT 1, ''a''')"
+                .to_string(),
+            format!("SELECT count(*) FROM channel_preference('{touches}')"),
+            "SELECT count(d) FROM (SELECT decayed_activity(now(), 1, '1 day', now()) AS d FROM generate_series(1, 1000000) i GROUP BY i) s"
+                .to_string(),
+        ] {
+            let (code, message) = error_of(&call).unwrap_or_else(|| panic!("no error from {call}"));
+            assert_eq!(code, "54000", "{call}: {message}");
+            assert!(message.contains("pg_marketing.memory_budget"), "{message}");
+        }
+        Spi::run("RESET pg_marketing.memory_budget").unwrap();
+    }
+
+    #[pg_test]
     fn fits_do_not_depend_on_row_order() {
         load_cdnow();
         Spi::run(
@@ -184,6 +209,12 @@ mod tests {
             "channel_roi('SELECT * FROM tp ORDER BY {o}', 'SELECT * FROM cv ORDER BY {o}',
                          'SELECT ch, ts::date, 0.1 * k FROM tp ORDER BY {o}')",
             "customer_lifetime_value('SELECT customer_id, order_date, amount FROM cdnow_orders ORDER BY {o}')",
+            "customer_stage('SELECT k, ts, v FROM cv ORDER BY {o}', as_of => '2024-02-20')",
+            "growth_accounting('SELECT k, ts, v FROM cv ORDER BY {o}', 'week')",
+            "segment_migration('SELECT k, segment FROM members ORDER BY {o}',
+                               'SELECT k, CASE WHEN k % 3 = 0 THEN ''c'' ELSE segment END FROM members WHERE k % 7 <> 0 ORDER BY {o}')",
+            "channel_preference('SELECT * FROM tp ORDER BY {o}', conversions => 'SELECT * FROM cv ORDER BY {o}')",
+            "(SELECT k, decayed_activity(ts, v::float8, '7 days', '2024-03-01') FROM (SELECT * FROM cv ORDER BY {o}) s GROUP BY k)",
         ] {
             let by_key = rows(&call.replace("{o}", "1, 2"));
             let by_hash = rows(&call.replace("{o}", "md5(t::text)").replace("FROM tp", "FROM tp t")

@@ -17,7 +17,10 @@ pub unsafe fn state_of<T>(state: &mut Internal) -> Option<&mut T> {
 
 /// Stores a state in the aggregate's memory context, where it lives as long as the group.
 /// Called outside an aggregate (`aggregate`'s support functions called directly), 22023.
+/// Each new group checks the memory budget: a state's own size is bounded, their number is
+/// the number of groups. (Postgres drops the state, and what it owns, with the context.)
 pub fn new_state<T>(fcinfo: pg_sys::FunctionCallInfo, aggregate: &str, state: T) -> Internal {
+    crate::memory::check();
     let mut context = std::ptr::null_mut();
     // SAFETY: fcinfo is the one Postgres passed to this call.
     if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } == 0 {

@@ -191,7 +191,7 @@ fn growth_accounting(
     // ids in key order, 42 and '42' merged, so sorting by id groups each customer once
     let (_, new_id) = keys.into_sorted();
     rows.iter_mut().for_each(|t| t.customer = new_id[t.customer as usize]);
-    let periods = states::growth_accounting(&rows, &starts, &mut interrupt);
+    let periods = states::growth_accounting(&rows, &starts, &mut interrupt).or_raise();
     let rows: Vec<_> = periods
         .into_iter()
         .zip(&starts[1..])
@@ -401,15 +401,19 @@ fn decayed_activity_final(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<pgrx::composite_type!('static, "decayed_activity_summary")> {
     let activity = &decay_state(&mut state)?.activity;
+    let (count, amount) = (activity.count.value(), activity.amount.value());
+    if !amount.is_finite() {
+        Error::new(
+            ErrorKind::OutOfRange,
+            "decayed_activity: the decayed amount is beyond the range of float8",
+        )
+        .raise();
+    }
     // SAFETY: fcinfo and its flinfo come from Postgres for this call.
     let type_oid = unsafe { pg_sys::get_fn_expr_rettype((*fcinfo).flinfo) };
     let descriptor = PgTupleDesc::for_composite_type_by_oid(type_oid)
         .expect("decayed_activity returns the composite type decayed_activity_summary");
-    let datums = [
-        activity.count.value().into_datum(),
-        activity.amount.value().into_datum(),
-        activity.last_ts.and_then(|ts| ts.into_datum()),
-    ];
+    let datums = [count.into_datum(), amount.into_datum(), activity.last_ts.and_then(|ts| ts.into_datum())];
     // SAFETY: the datums match decayed_activity_summary's column types (timestamptz is an int8 datum).
     match unsafe { PgHeapTuple::from_datums(descriptor, datums) } {
         Ok(tuple) => Some(tuple),

@@ -10,6 +10,13 @@ pub fn weight(age: i64, half_life: i64) -> f64 {
     (-(age as f64) / half_life as f64).exp2()
 }
 
+/// Microseconds from `earlier` to `later` (not before it), in 128 bits and capped at
+/// i64::MAX: the two ends of the timestamp range are 9.4e18 us apart, and at that age every
+/// weight is 0 anyway.
+pub fn age(earlier: i64, later: i64) -> i64 {
+    (i128::from(later) - i128::from(earlier)).min(i128::from(i64::MAX)) as i64
+}
+
 /// A half-life must be a positive duration.
 pub fn check_half_life(half_life: i64, argument: &str) -> Result<i64> {
     if half_life <= 0 {
@@ -40,9 +47,7 @@ impl DecayedActivity {
                 "decayed_activity: amount must be a finite number, not {amount}"
             )));
         }
-        // in 128 bits: the two ends of the timestamp range are 9.4e18 us apart
-        let age = (i128::from(as_of) - i128::from(ts)).min(i128::from(i64::MAX)) as i64;
-        let w = weight(age, half_life);
+        let w = weight(age(ts, as_of), half_life);
         self.count.add(w);
         self.amount.add(w * amount);
         self.last_ts = self.last_ts.max(Some(ts));
@@ -142,6 +147,8 @@ mod tests {
         assert_eq!(weight(30 * DAY, 30 * DAY), 0.5);
         assert_eq!(weight(90 * DAY, 30 * DAY), 0.125);
         assert_eq!(weight(i64::MAX, 1), 0.0, "underflows to 0, never NaN");
+        // 4713 BC to 294276 AD (the ends of timestamptz, in microseconds from 2000) does not fit in 64 bits
+        assert_eq!(age(-211_813_488_000_000_000, 9_223_371_331_200_000_000), i64::MAX);
         assert!(check_half_life(0, "half_life").is_err());
         assert!(check_half_life(-DAY, "half_life").is_err());
     }

@@ -5,12 +5,12 @@ use std::cmp::Reverse;
 
 use rustc_hash::FxHashMap;
 
-use super::decay::weight;
+use super::decay::{age, weight};
 use super::interner::{Interner, Key};
 use super::rfm::CustomerSummary;
 use super::stats::{ratio, ExactSum};
 use super::MICROS_PER_DAY;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Days between two instants in microseconds, in 128 bits: the two ends of the timestamp
 /// range are 9.4e18 us apart.
@@ -235,8 +235,8 @@ struct PeriodSums {
 }
 
 impl PeriodSums {
-    fn read(self) -> GrowthPeriod {
-        GrowthPeriod {
+    fn read(self) -> Result<GrowthPeriod> {
+        let period = GrowthPeriod {
             active: self.active,
             new: self.new,
             retained: self.retained,
@@ -250,7 +250,23 @@ impl PeriodSums {
             resurrected_revenue: self.resurrected_revenue.value(),
             churned_revenue: self.churned_revenue.value(),
             quick_ratio: ratio((self.new + self.resurrected) as f64, self.churned as f64),
+        };
+        let sums = [
+            period.revenue,
+            period.new_revenue,
+            period.retained_revenue,
+            period.expansion,
+            period.contraction,
+            period.resurrected_revenue,
+            period.churned_revenue,
+        ];
+        if sums.iter().any(|sum| !sum.is_finite()) {
+            return Err(Error::new(
+                ErrorKind::OutOfRange,
+                "growth_accounting: a period's revenue is beyond the range of float8",
+            ));
         }
+        Ok(period)
     }
 }
 
@@ -262,7 +278,7 @@ pub fn growth_accounting(
     transactions: &[Transaction],
     starts: &[i64],
     interrupt: &mut dyn FnMut(),
-) -> Vec<GrowthPeriod> {
+) -> Result<Vec<GrowthPeriod>> {
     let reported = starts.len().saturating_sub(2);
     // (customer, period or -1 for "before the first period", amount), sorted so that each
     // customer's periods come in order and the sum of a cell is taken in one order
@@ -479,7 +495,7 @@ pub fn channel_preference(
         // Weights relative to the customer's last touch: shares and ranks are those of
         // 2^(-(as_of - ts) / half_life), without underflow for touches long before as_of.
         weights.clear();
-        weights.extend(customer_touches.iter().map(|t| (t.channel, weight(last_ts - t.ts, half_life))));
+        weights.extend(customer_touches.iter().map(|t| (t.channel, weight(age(t.ts, last_ts), half_life))));
         // a stable sort keeps each channel's weights in time order, so sums are reproducible
         weights.sort_by_key(|&(channel, _)| channel);
         let mut per_channel: Vec<(u32, f64)> = weights
@@ -625,7 +641,7 @@ mod tests {
             tx(3, 33, 9.0),
             tx(4, 50, 100.0),
         ];
-        let periods = growth_accounting(&rows, &ten_day_periods(), &mut || {});
+        let periods = growth_accounting(&rows, &ten_day_periods(), &mut || {}).unwrap();
         assert_eq!(periods.len(), 4);
         let p1 = &periods[0];
         assert_eq!((p1.active, p1.new, p1.retained, p1.resurrected, p1.churned), (3, 2, 1, 0, 0));
@@ -655,7 +671,7 @@ mod tests {
             })
             .collect();
         let starts: Vec<i64> = (0..=7).map(|p| p * 10 * DAY).collect();
-        let periods = growth_accounting(&rows, &starts, &mut || {});
+        let periods = growth_accounting(&rows, &starts, &mut || {}).unwrap();
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + a.abs());
         for (j, p) in periods.iter().enumerate() {
             assert_eq!(p.active, p.new + p.retained + p.resurrected, "period {j}");
@@ -672,7 +688,12 @@ mod tests {
         // the rows in another order give the same periods, to the bit
         let mut reversed = rows.clone();
         reversed.reverse();
-        assert_eq!(growth_accounting(&reversed, &starts, &mut || {}), periods);
+        assert_eq!(growth_accounting(&reversed, &starts, &mut || {}).unwrap(), periods);
+        let huge = [tx(0, 11, 1e308), tx(1, 12, 1e308)];
+        assert_eq!(
+            growth_accounting(&huge, &ten_day_periods(), &mut || {}).unwrap_err().kind,
+            ErrorKind::OutOfRange
+        );
     }
 
     #[test]

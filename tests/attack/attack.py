@@ -59,6 +59,9 @@ CREATE TABLE features AS
     UNION ALL VALUES (1000, 1e200, 1, 1), (1001, -1e200, 0, 0), (NULL, 1, 1, 1), (1002, NULL, 1, 1);
 CREATE TABLE members AS
     SELECT i AS k, (ARRAY['a', 'b', NULL])[1 + i % 3] AS segment, i % 4 = 0 AS is_control FROM generate_series(0, 60) i;
+CREATE TABLE snapshot AS
+    SELECT i AS k, (ARRAY['Champions', 'At Risk', 'Lost', ''])[1 + i % 4] AS segment FROM generate_series(0, 80) i
+    UNION ALL VALUES (NULL, 'x'), (1000, NULL);
 CREATE TABLE costs AS VALUES ('a', 10.0), ('b', 1e308), ('zz', -1);
 CREATE TABLE spend AS SELECT ch AS channel, '2024-01-01'::date + d AS day, d * 2.0 AS cost
     FROM unnest(ARRAY['email', 'search', 'nope']) ch, generate_series(0, 60) d;
@@ -79,6 +82,8 @@ QUERIES = {
     "feature": ["attack.features", "SELECT id, x, y FROM attack.features WHERE abs(x) < 100",
                 "SELECT id, ARRAY[x, y, z] FROM attack.features", "SELECT id, x FROM attack.features"],
     "member": ["attack.members", "SELECT k, segment FROM attack.members"],
+    "snapshot": ["attack.snapshot", "SELECT k::text, segment FROM attack.snapshot WHERE k % 3 <> 0",
+                 "SELECT k, segment FROM attack.members"],
     "cost": ["attack.costs"],
     "spend": ["attack.spend"],
 }
@@ -101,6 +106,7 @@ WORDS = {
     "segment_map": ["standard", "rf", "none", "x"],
     "path_transform": ["none", "unique", "first", "frequency", "collapse", "?"],
     "separator": [">", "", " ", ",", "x" * 1000],
+    "period": ["day", "week", "month", "quarter", "year", "fortnight", "", "MONTH"],
 }
 TYPED = {
     "integer": ["0", "1", "2", "3", "-1", "12", "1000", "1201", "100000", "2147483647", "-2147483648"],
@@ -127,7 +133,8 @@ TYPED = {
 }
 # Argument names whose text is a query, and which fixture shape fits them.
 QUERY_ARGUMENTS = {"touchpoints": "touch", "conversions": "conversion", "transactions": "order", "orders": "order",
-                   "paths": "path", "features": "feature", "members": "member", "costs": "cost", "spend": "spend"}
+                   "paths": "path", "features": "feature", "members": "member", "costs": "cost", "spend": "spend",
+                   "before": "snapshot", "after": "snapshot"}
 
 
 def quote(text: str) -> str:

@@ -29,6 +29,12 @@ SELECT kmeans_fit('points', 12, algorithm => 'gmm', n_init => 20) IS NOT NULL;
 SELECT count(*) FROM kmeans_choose_k('points', k_min => 2, k_max => 200);
 -- ROI: reading members
 SELECT count(*) FROM segment_roi('SELECT i, ''a'', i % 2 = 0 FROM generate_series(1, 100000000) i', 'many_tx');
+-- states: reading transactions, snapshots and touches; an aggregate over 100M rows
+SELECT count(*) FROM customer_stage('SELECT i, now(), i FROM generate_series(1, 100000000) i');
+SELECT count(*) FROM growth_accounting('SELECT i, now(), i FROM generate_series(1, 100000000) i');
+SELECT count(*) FROM segment_migration('SELECT i, ''a'' FROM generate_series(1, 100000000) i', 'SELECT 1, ''a''');
+SELECT count(*) FROM channel_preference('SELECT i, now(), ''a'' FROM generate_series(1, 100000000) i');
+SELECT count(d) FROM (SELECT decayed_activity(now(), 1, '1 day', now()) AS d FROM generate_series(1, 100000000) i) s;
 RESET statement_timeout;
 -- the session goes on as before
 SELECT count(*) FROM rfm_score('many_tx');
