@@ -113,3 +113,33 @@ FROM channel_roi('SELECT customer_id, ts, channel FROM touchpoints', 'conversion
 WHERE channel IN (SELECT channel FROM channel_spend)
 GROUP BY channel
 ORDER BY channel;
+
+\echo '== Customer states (docs/states.md): lifecycle stages at mid-2024, and growth accounting'
+\echo '   per quarter (new, retained, resurrected, churned customers and where revenue moved)'
+SELECT stage, count(*) AS customers, round(avg(days_since_last)::numeric, 1) AS avg_days_since_last
+FROM customer_stage('SELECT customer_id, ts, amount FROM orders', as_of => '2024-07-01')
+GROUP BY stage
+ORDER BY customers DESC, stage;
+SELECT period_start::date AS quarter, active, new, retained, resurrected, churned,
+       round(revenue::numeric) AS revenue, round(expansion::numeric) AS expansion,
+       round(contraction::numeric) AS contraction, round(churned_revenue::numeric) AS churned_revenue,
+       round(quick_ratio::numeric, 2) AS quick_ratio
+FROM growth_accounting('SELECT customer_id, ts, amount FROM orders', period => 'quarter')
+ORDER BY period_start;
+
+\echo '== Segment migration: the largest moves between RFM segments, mid-2024 to the end of 2024'
+SELECT from_segment, to_segment, customers, round(share_of_from::numeric, 3) AS share_of_from
+FROM segment_migration(
+    'SELECT customer_key, segment FROM rfm_score(''SELECT customer_id, ts, amount FROM orders'', as_of => ''2024-07-01'')',
+    'SELECT customer_key, segment FROM rfm_score(''SELECT customer_id, ts, amount FROM orders'', as_of => ''2025-01-01'')')
+WHERE from_segment IS DISTINCT FROM to_segment
+ORDER BY customers DESC, from_segment, to_segment
+LIMIT 8;
+
+\echo '== Preferred channel per customer (touches decayed with a 7-day half-life)'
+SELECT preferred_channel, count(*) AS customers, round(avg(share)::numeric, 3) AS avg_share,
+       count(*) FILTER (WHERE converting_channel = preferred_channel) AS converted_through_it
+FROM channel_preference('SELECT customer_id, ts, channel FROM touchpoints', half_life => '7 days',
+                        conversions => 'SELECT customer_id, ts, value FROM conversions')
+GROUP BY preferred_channel
+ORDER BY customers DESC, preferred_channel;
