@@ -30,8 +30,10 @@ struct Features {
 /// Reads `features`, skipping rows with a NULL key or feature (a NOTICE counts them), and
 /// sorts the rows by key (repeated keys by their features), so that a fit sees the same rows
 /// in the same order whatever the query's order or plan. Reading stays within
-/// pg_marketing.memory_budget (input checks it every batch of rows).
+/// pg_marketing.memory_budget (input checks it every batch of rows). The passes over these
+/// rows that follow use at most pg_marketing.max_threads threads.
 fn read_features(features: &str) -> Features {
+    parallel::limit_threads(crate::max_threads());
     let mut keys: Vec<String> = Vec::new();
     let mut names: Option<Vec<String>> = None;
     let mut values: Vec<f64> = Vec::new();
@@ -144,7 +146,6 @@ fn fit_options(
 
 fn fit(features: Option<&str>, options: &FitOptions) -> (Vec<String>, clustering::Fitted) {
     let Features { keys, names, data } = read_features(required(features, "features"));
-    parallel::limit_threads(crate::max_threads());
     let started = std::time::Instant::now();
     let fitted = clustering::fit(data, names, options, &mut interrupt).or_raise();
     // the fit alone, without reading the rows: what bench/run.py compares with scikit-learn
@@ -314,7 +315,6 @@ fn kmeans_choose_k(
     };
     let (k_min, k_max) = (bound(k_min, "k_min"), bound(k_max, "k_max"));
     let Features { names, data, .. } = read_features(required(features, "features"));
-    parallel::limit_threads(crate::max_threads());
     let choices = clustering::choose_k(data, &names, &options, k_min, k_max, &mut interrupt).or_raise();
     TableIterator::new(choices.into_iter().map(|c| (c.k as i32, c.inertia, c.silhouette, c.best)))
 }

@@ -7,8 +7,9 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, Internal, PgTupleDesc};
 
 use super::{aggregate, finite_micros, interval_arg, midnight_after, required, timestamptz, TRANSACTIONS};
-use crate::core::decay::{check_half_life, DecayState, DecayedActivity};
+use crate::core::decay::{DecayState, DecayedActivity};
 use crate::core::interner::Interner;
+use crate::core::positive_duration;
 use crate::core::rfm::CustomerSummaries;
 use crate::core::states::{
     self, Conversion, Migration, Period, PurchaseHistory, Snapshot, StageThresholds, Touch, Transaction,
@@ -43,9 +44,14 @@ const CONVERSIONS: Shape = Shape {
     more: More::Nothing,
 };
 
-/// A positive interval argument in microseconds; zero or negative raises 22023.
+/// A required interval argument in microseconds.
+fn duration(interval: Option<Interval>, argument: &str) -> i64 {
+    interval_arg(required(interval, argument), argument)
+}
+
+/// A required interval argument that must be positive (22023 otherwise).
 fn positive_interval(interval: Option<Interval>, argument: &str) -> i64 {
-    check_half_life(interval_arg(required(interval, argument), argument), argument).or_raise()
+    positive_duration(duration(interval, argument), argument).or_raise()
 }
 
 /// Lifecycle stage of each customer at as_of; see docs/states.md.
@@ -70,9 +76,9 @@ fn customer_stage(
 > {
     let transactions = required(transactions, "transactions");
     let thresholds = StageThresholds::new(
-        positive_interval(new_within, "new_within"),
-        positive_interval(active_within, "active_within"),
-        positive_interval(churned_after, "churned_after"),
+        duration(new_within, "new_within"),
+        duration(active_within, "active_within"),
+        duration(churned_after, "churned_after"),
     )
     .or_raise();
     let as_of = as_of.map(|ts| finite_micros(ts, "as_of"));
@@ -640,6 +646,39 @@ mod tests {
         assert_eq!(broken, 0);
     }
 
+    /// segment_migration in SQL: a FULL JOIN of the snapshots on the key, counted per pair,
+    /// over tables `before` and `after`: the number of rows where it and the function differ.
+    fn migration_mismatches(before: &str, after: &str) -> i64 {
+        count(&format!(
+            "WITH m AS (SELECT b.segment AS f, a.segment AS t, count(*) AS n
+                        FROM {before} b FULL JOIN {after} a USING (customer_key) GROUP BY 1, 2),
+                  totals AS (SELECT segment AS f, count(*) AS total FROM {before} GROUP BY 1)
+             SELECT count(*) FROM (m LEFT JOIN totals USING (f)) s
+                 FULL JOIN segment_migration('{before}', '{after}') o
+                 -- a FULL JOIN needs equality: NULL (entered, left) as a name no segment has
+                 ON coalesce(o.from_segment, '(none)') = coalesce(s.f, '(none)')
+                AND coalesce(o.to_segment, '(none)') = coalesce(s.t, '(none)')
+             WHERE o.customers IS DISTINCT FROM s.n
+                OR o.share_of_from IS DISTINCT FROM s.n::float8 / s.total"
+        ))
+    }
+
+    #[pg_test]
+    fn segment_migration_matches_a_full_join_on_random_snapshots() {
+        Spi::run(
+            "SELECT setseed(0.11);
+             CREATE TABLE snap_a AS SELECT k AS customer_key, (ARRAY['a', 'b', 'c', 'd'])[1 + (random() * 3)::int] AS segment
+                 FROM generate_series(1, 3000) k WHERE random() < 0.8;
+             CREATE TABLE snap_b AS SELECT k AS customer_key, (ARRAY['a', 'b', 'c', 'e'])[1 + (random() * 3)::int] AS segment
+                 FROM generate_series(1, 3500) k WHERE random() < 0.7;",
+        )
+        .unwrap();
+        assert_eq!(migration_mismatches("snap_a", "snap_b"), 0);
+        assert_eq!(migration_mismatches("snap_b", "snap_a"), 0);
+        let total = count("SELECT sum(customers)::bigint FROM segment_migration('snap_a', 'snap_b')");
+        assert_eq!(total, count("SELECT count(*) FROM snap_a FULL JOIN snap_b USING (customer_key)"));
+    }
+
     #[pg_test]
     fn segment_migration_matches_a_full_join_of_rfm_segments_on_cdnow() {
         load_cdnow();
@@ -651,19 +690,7 @@ mod tests {
              DELETE FROM seg_after WHERE customer_key::int % 13 = 0;"
         ))
         .unwrap();
-        let mismatches = count(
-            "WITH m AS (SELECT b.segment AS f, a.segment AS t, count(*) AS n
-                        FROM seg_before b FULL JOIN seg_after a USING (customer_key) GROUP BY 1, 2),
-                  totals AS (SELECT segment AS f, count(*) AS total FROM seg_before GROUP BY 1)
-             SELECT count(*) FROM (m LEFT JOIN totals USING (f)) s
-                 FULL JOIN segment_migration('seg_before', 'seg_after') o
-                 -- a FULL JOIN needs equality: NULL (entered, left) as a name no segment has
-                 ON coalesce(o.from_segment, '(none)') = coalesce(s.f, '(none)')
-                AND coalesce(o.to_segment, '(none)') = coalesce(s.t, '(none)')
-             WHERE o.customers IS DISTINCT FROM s.n
-                OR o.share_of_from IS DISTINCT FROM s.n::float8 / s.total",
-        );
-        assert_eq!(mismatches, 0);
+        assert_eq!(migration_mismatches("seg_before", "seg_after"), 0);
         let entered_and_left = count(
             "SELECT count(*) FROM segment_migration('seg_before', 'seg_after')
              WHERE from_segment IS NULL OR to_segment IS NULL",

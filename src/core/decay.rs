@@ -17,14 +17,6 @@ pub fn age(earlier: i64, later: i64) -> i64 {
     (i128::from(later) - i128::from(earlier)).min(i128::from(i64::MAX)) as i64
 }
 
-/// A half-life must be a positive duration.
-pub fn check_half_life(half_life: i64, argument: &str) -> Result<i64> {
-    if half_life <= 0 {
-        return Err(Error::invalid_parameter(format!("{argument} must be a positive interval")));
-    }
-    Ok(half_life)
-}
-
 /// Decayed count and amount of one group's events up to as_of, and its latest event. The
 /// sums are exact until read, so partial states combine to the same result in any order,
 /// which parallel query and distributed plans need.
@@ -149,8 +141,6 @@ mod tests {
         assert_eq!(weight(i64::MAX, 1), 0.0, "underflows to 0, never NaN");
         // 4713 BC to 294276 AD (the ends of timestamptz, in microseconds from 2000) does not fit in 64 bits
         assert_eq!(age(-211_813_488_000_000_000, 9_223_371_331_200_000_000), i64::MAX);
-        assert!(check_half_life(0, "half_life").is_err());
-        assert!(check_half_life(-DAY, "half_life").is_err());
     }
 
     #[test]

@@ -30,6 +30,16 @@ pub fn interval_micros(months: i32, days: i32, micros: i64) -> Option<i64> {
         .checked_add(micros)
 }
 
+/// A duration argument (thresholds, half-lives) that must be positive; 22023 naming it.
+pub fn positive_duration(micros: i64, argument: &str) -> crate::error::Result<i64> {
+    if micros <= 0 {
+        return Err(crate::error::Error::invalid_parameter(format!(
+            "{argument} must be a positive interval"
+        )));
+    }
+    Ok(micros)
+}
+
 /// "a > b > c" -> ["a", "b", "c"]: split on `separator`, trim blanks, drop empty parts.
 pub fn split_path<'a>(text: &'a str, separator: &str) -> Vec<&'a str> {
     text.split(separator).map(str::trim).filter(|part| !part.is_empty()).collect()
@@ -57,6 +67,16 @@ mod tests {
         assert_eq!(interval_micros(0, 107_000_000, 0), None);
         assert_eq!(interval_micros(0, 0, i64::MAX), Some(i64::MAX));
         assert_eq!(interval_micros(0, 1, i64::MAX), None);
+    }
+
+    #[test]
+    fn durations_must_be_positive() {
+        assert_eq!(positive_duration(1, "half_life"), Ok(1));
+        assert!(positive_duration(0, "half_life")
+            .unwrap_err()
+            .message
+            .contains("half_life must be a positive"));
+        assert!(positive_duration(-MICROS_PER_DAY, "x").is_err());
     }
 
     #[test]

@@ -103,6 +103,15 @@ pub fn for_each_rows<T: Send>(out: &mut [T], width: usize, work: impl Fn(usize, 
 /// Runs `run(0)`, ..., `run(groups - 1)`, group 0 on the calling thread and each other on a
 /// thread of its own, and returns the results in group order.
 fn run_groups<R: Send>(groups: usize, run: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    run_groups_with(groups, std::thread::Builder::new, run)
+}
+
+/// `run_groups` with threads made by `builder` (the tests pass one whose threads cannot be made).
+fn run_groups_with<R: Send>(
+    groups: usize,
+    builder: impl Fn() -> std::thread::Builder,
+    run: impl Fn(usize) -> R + Sync,
+) -> Vec<R> {
     if groups <= 1 {
         return (0..groups).map(run).collect();
     }
@@ -112,7 +121,7 @@ fn run_groups<R: Send>(groups: usize, run: impl Fn(usize) -> R + Sync) -> Vec<R>
         let spawned: Vec<_> = (1..groups)
             .map(|g| {
                 WORKERS_RUNNING.fetch_add(1, Ordering::AcqRel);
-                let thread = std::thread::Builder::new().spawn_scoped(scope, move || {
+                let thread = builder().spawn_scoped(scope, move || {
                     let _working = Working;
                     run(g)
                 });
@@ -199,6 +208,17 @@ mod tests {
         let results = run_groups(3, blocked);
         assert_eq!(results, [before, true, true], "group 0 runs on the caller, unchanged");
         assert_eq!(blocked(0), before);
+    }
+
+    #[test]
+    fn groups_whose_thread_cannot_be_made_run_on_the_caller() {
+        // a stack of 2^62 bytes cannot be mapped, so every spawn fails
+        let unmakeable = || std::thread::Builder::new().stack_size(1 << 62);
+        let caller = std::thread::current().id();
+        let results = run_groups_with(4, unmakeable, |g| (g * g, std::thread::current().id() == caller));
+        assert_eq!(results, [(0, true), (1, true), (4, true), (9, true)]);
+        let made = run_groups_with(4, std::thread::Builder::new, |g| g * g);
+        assert_eq!(made, [0, 1, 4, 9], "the same results with threads");
     }
 
     #[test]

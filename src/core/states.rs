@@ -9,7 +9,7 @@ use super::decay::{age, weight};
 use super::interner::{Interner, Key};
 use super::rfm::CustomerSummary;
 use super::stats::{ratio, ExactSum};
-use super::MICROS_PER_DAY;
+use super::{positive_duration, MICROS_PER_DAY};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Days between two instants in microseconds, in 128 bits: the two ends of the timestamp
@@ -36,13 +36,9 @@ pub struct StageThresholds {
 
 impl StageThresholds {
     pub fn new(new_within: i64, active_within: i64, churned_after: i64) -> Result<StageThresholds> {
-        for (value, name) in
-            [(new_within, "new_within"), (active_within, "active_within"), (churned_after, "churned_after")]
-        {
-            if value <= 0 {
-                return Err(Error::invalid_parameter(format!("{name} must be a positive interval")));
-            }
-        }
+        positive_duration(new_within, "new_within")?;
+        positive_duration(active_within, "active_within")?;
+        positive_duration(churned_after, "churned_after")?;
         if new_within > active_within {
             return Err(Error::invalid_parameter(
                 "new_within must not be longer than active_within: shorten new_within or lengthen active_within",
