@@ -33,6 +33,28 @@ mod tests {
     }
 
     #[pg_test]
+    fn every_object_of_the_extension_has_a_comment() {
+        let missing = Spi::get_one::<String>(
+            "SELECT string_agg(o, ', ' ORDER BY o) FROM (
+                 SELECT p.oid::regprocedure::text AS o FROM pg_catalog.pg_proc p
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
+                 JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_marketing'
+                 -- the #[pg_test] functions of this build live in schema tests
+                 WHERE pg_catalog.obj_description(p.oid, 'pg_proc') IS NULL AND p.pronamespace::regnamespace::text <> 'tests'
+                 UNION ALL
+                 SELECT t.oid::regtype::text FROM pg_catalog.pg_type t
+                 JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e'
+                 JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'pg_marketing'
+                 WHERE pg_catalog.obj_description(t.oid, 'pg_type') IS NULL) uncommented",
+        )
+        .unwrap();
+        assert_eq!(missing, None, "objects without a COMMENT (sql/comments.sql)");
+        // the check sees the extension's objects at all: its 36 functions and the tests' own
+        assert!(count("SELECT count(*) FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+                       WHERE e.extname = 'pg_marketing' AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.deptype = 'e'") >= 100);
+    }
+
+    #[pg_test]
     fn a_query_text_is_exactly_one_statement() {
         transactions_and_writer();
         let (code, message) =

@@ -19,6 +19,9 @@ use pgrx::prelude::*;
 use crate::error::{Error, ErrorKind};
 use crate::input::{column, Column, Kind, More, Shape};
 
+// The COMMENTs of every generated function, once all of them exist.
+pgrx::extension_sql_file!("../../sql/comments.sql", name = "comments", finalize);
+
 /// Transactions as rfm_score and the CLV functions read them.
 const TRANSACTIONS: Shape = transactions("transactions");
 

@@ -457,25 +457,6 @@ extension_sql!(
     ],
 );
 
-extension_sql!(
-    "COMMENT ON FUNCTION customer_stage(text, timestamptz, interval, interval, interval) IS
-         'Lifecycle stage (new, reactivated, active, lapsed, churned) of each customer at as_of (see docs/states.md)';
-     COMMENT ON FUNCTION growth_accounting(text, text, timestamptz, timestamptz) IS
-         'New, retained, resurrected and churned customers and revenue per period (see docs/states.md)';
-     COMMENT ON FUNCTION segment_migration(text, text) IS
-         'Customers per (segment before, segment after) pair of two snapshots (see docs/states.md)';
-     COMMENT ON FUNCTION channel_preference(text, timestamptz, interval, text) IS
-         'Each customer''s preferred channel by exponentially decayed touches, and the channel that converts them (see docs/states.md)';
-     COMMENT ON FUNCTION decayed_activity_transition(internal, timestamptz, float8, interval, timestamptz) IS
-         'Support function of the decayed_activity aggregate';
-     COMMENT ON FUNCTION decayed_activity_combine(internal, internal) IS 'Support function of the decayed_activity aggregate';
-     COMMENT ON FUNCTION decayed_activity_serialize(internal) IS 'Support function of the decayed_activity aggregate';
-     COMMENT ON FUNCTION decayed_activity_deserialize(bytea, internal) IS 'Support function of the decayed_activity aggregate';
-     COMMENT ON FUNCTION decayed_activity_final(internal) IS 'Support function of the decayed_activity aggregate';",
-    name = "states_comments",
-    requires = [customer_stage, growth_accounting, segment_migration, channel_preference, "decayed_activity_aggregate"],
-);
-
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
