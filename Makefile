@@ -36,7 +36,7 @@ SCALE ?= medium
 # The benchmark cluster's settings (printed by the runner and recorded in docs/benchmarks.md).
 BENCH_SERVER_OPTIONS := -c shared_buffers=2GB -c work_mem=64MB -c max_parallel_workers_per_gather=2
 
-.PHONY: setup test unit-test pg-test regress out-of-memory attack cancel-latency demo install-debug install-release bench
+.PHONY: setup test lint unit-test pg-test regress out-of-memory attack cancel-latency demo install-debug install-release bench
 
 setup:
 	@missing=""; \
@@ -52,11 +52,20 @@ setup:
 	    echo "setup: installing cargo-pgrx $(PGRX_VERSION) (about 5 minutes)"; \
 	    cargo install cargo-pgrx --version $(PGRX_VERSION) --locked; \
 	fi
-	@echo "setup: $(APT_PACKAGES) and cargo-pgrx $(PGRX_VERSION) present"
+	@for component in clippy rustfmt; do \
+	    rustup component list --installed 2>/dev/null | grep -q "^$$component" || rustup component add $$component; \
+	done
+	@echo "setup: $(APT_PACKAGES), cargo-pgrx $(PGRX_VERSION), clippy and rustfmt present"
 
-# All layers; any failure fails the target.
+# All layers, fast ones first; any failure fails the target.
 test: setup
-	@$(MAKE) --no-print-directory unit-test pg-test regress out-of-memory
+	@$(MAKE) --no-print-directory lint unit-test pg-test regress out-of-memory
+
+# 0. Formatting and clippy (the tests included), warnings as errors.
+lint:
+	@echo "== cargo fmt --check, cargo clippy"
+	cargo fmt --check
+	cargo clippy --features pg15 --tests -- -D warnings
 
 # 1. Core unit tests: the plain #[test]s of src/core and src/input.rs.
 unit-test:

@@ -339,9 +339,8 @@ pub fn growth_accounting(
             sums[period].churned_revenue.add(revenue);
         }
     };
-    let mut customer_cells = cells.chunk_by(|a, b| a.0 == b.0).peekable();
     let mut visited = 0usize;
-    while let Some(customer) = customer_cells.next() {
+    for customer in cells.chunk_by(|a, b| a.0 == b.0) {
         visited += customer.len();
         if visited >= 65_536 {
             interrupt();
