@@ -8,14 +8,10 @@
 mod tests {
     use pgrx::prelude::*;
 
-    use crate::test_support::{error_of, load_cdnow, sqlstate_of};
+    use crate::test_support::{count, error_of, load_cdnow, sqlstate_of};
 
     fn state(sql: &str) -> Option<String> {
         sqlstate_of(sql)
-    }
-
-    fn count(sql: &str) -> i64 {
-        Spi::get_one::<i64>(sql).expect("the count runs").expect("a count")
     }
 
     /// A table of (k, ts, amount) transactions and one writer function, for the tests of

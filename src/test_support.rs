@@ -27,6 +27,14 @@ pub fn sqlstate_of(sql: &str) -> Option<String> {
     error_of(sql).map(|(state, _)| state)
 }
 
+/// The one value of a count query (or any bigint query).
+pub fn count(sql: &str) -> i64 {
+    Spi::get_one::<i64>(sql).expect("the count runs").expect("a count")
+}
+
+/// The CDNOW sample's transactions, as load_cdnow creates them.
+pub const CDNOW: &str = "SELECT customer_id, order_date, amount FROM cdnow_orders";
+
 /// Creates table cdnow_orders from tests/data/CDNOW_sample.txt, as tests/data/load_cdnow.sql
 /// does for psql sessions (the file is compiled in, so no server-side file access is needed).
 pub fn load_cdnow() {

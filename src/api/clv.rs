@@ -289,16 +289,12 @@ fn clv_value(
 mod tests {
     use pgrx::prelude::*;
 
-    use crate::test_support::{load_cdnow, sqlstate_of};
+    use crate::test_support::{count, load_cdnow, sqlstate_of};
 
     const CALIBRATION: &str = "SELECT customer_id, order_date, amount FROM cdnow_orders";
 
     fn value(query: &str) -> f64 {
         Spi::get_one::<f64>(query).unwrap().unwrap()
-    }
-
-    fn count(query: &str) -> i64 {
-        Spi::get_one::<i64>(query).unwrap().unwrap()
     }
 
     fn fit_cdnow() {

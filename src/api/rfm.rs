@@ -392,13 +392,7 @@ extension_sql!(
 mod tests {
     use pgrx::prelude::*;
 
-    use crate::test_support::{error_of, load_cdnow, sqlstate_of};
-
-    const CDNOW: &str = "SELECT customer_id, order_date, amount FROM cdnow_orders";
-
-    fn count(query: &str) -> i64 {
-        Spi::get_one::<i64>(query).unwrap().unwrap()
-    }
+    use crate::test_support::{count, error_of, load_cdnow, sqlstate_of, CDNOW};
 
     #[pg_test]
     fn summaries_match_a_plain_group_by_on_cdnow() {

@@ -324,7 +324,7 @@ fn kmeans_choose_k(
 mod tests {
     use pgrx::prelude::*;
 
-    use crate::test_support::{error_of, sqlstate_of};
+    use crate::test_support::{count, error_of, sqlstate_of};
 
     /// 600 points in three blobs around (0, 0), (10, 0) and (0, 10), the noise a hash of
     /// the id in [-1, 1); `blob` is the truth.
@@ -337,10 +337,6 @@ mod tests {
              FROM generate_series(1, 600) AS id",
         )
         .unwrap();
-    }
-
-    fn count(query: &str) -> i64 {
-        Spi::get_one::<i64>(query).unwrap().unwrap()
     }
 
     #[pg_test]
