@@ -189,7 +189,7 @@ pub(super) fn read_journeys(
             }
         }
     });
-    builder.into_journeys()
+    builder.into_journeys(&mut interrupt)
 }
 
 /// Credit per touch of each conversion's path; see docs/attribution.md.
@@ -401,7 +401,7 @@ fn read_paths(paths: Option<&str>, separator: Option<&str>) -> WeightedPaths {
         weighted.push((path, weights));
     });
     require_finite_sum(total, "paths: the sum of conversions, nulls and value overflows float8");
-    let (names, new_ids) = channels.into_sorted();
+    let (names, new_ids) = channels.into_sorted(&mut interrupt);
     for (path, _) in &mut weighted {
         for touch in path.iter_mut() {
             touch.channel = new_ids[touch.channel as usize];

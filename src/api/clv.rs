@@ -80,14 +80,16 @@ fn fit(
             }
         }
     });
-    let (names, new_id) = keys.into_sorted();
+    let (names, new_id) = keys.into_sorted(&mut interrupt);
     let as_of = as_of.unwrap_or(latest);
     for row in &mut rows {
         row.0 = new_id[row.0 as usize];
         row.1 = period(row.1, unit);
     }
-    let customers: Vec<Customer> =
-        clv::customers_from_periods(rows, period(as_of, unit)).into_iter().map(|(_, c)| c).collect();
+    let customers: Vec<Customer> = clv::customers_from_periods(rows, period(as_of, unit), &mut interrupt)
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
     let fits = clv::fit_models(&customers, penalizer, &mut interrupt).or_raise();
     if fits.gamma_gamma.is_none() {
         notice!(

@@ -10,6 +10,7 @@ use crate::core::rfm::{
 };
 use crate::error::{Error, OrRaise};
 use crate::input::{self, column, Kind, More, Shape};
+use crate::interrupt;
 
 const SEGMENT_RULES: Shape = Shape {
     argument: "segment_map",
@@ -69,7 +70,7 @@ fn score_customers(
         }
     });
     let as_of = as_of.or_else(|| customers.latest_ts().map(midnight_after));
-    let (keys, summaries) = customers.into_sorted();
+    let (keys, summaries) = customers.into_sorted(&mut interrupt);
     let scored = match as_of {
         Some(as_of) => Scoring { bins, monetary, cuts }.score(&summaries, as_of),
         None => Scored { values: Default::default(), scores: Default::default() },

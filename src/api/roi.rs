@@ -10,6 +10,7 @@ use crate::core::roi::{self, ChannelCredit, ChannelSpend, Members, Period};
 use crate::core::stats::Confidence;
 use crate::error::{Error, OrRaise};
 use crate::input::{self, column, Kind, More, Shape};
+use crate::interrupt;
 
 const MEMBERS: Shape = Shape {
     argument: "members",
@@ -104,7 +105,7 @@ fn segment_roi(
         );
     }
     let rows: Vec<_> = ledger
-        .finish(confidence)
+        .finish(confidence, &mut interrupt)
         .into_iter()
         .map(|r| {
             (

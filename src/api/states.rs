@@ -91,7 +91,7 @@ fn customer_stage(
     let Some(as_of) = as_of.or_else(|| customers.latest_ts().map(midnight_after)) else {
         return TableIterator::new(Vec::new());
     };
-    let (keys, histories) = customers.into_sorted();
+    let (keys, histories) = customers.into_sorted(&mut interrupt);
     let rows: Vec<_> = keys
         .into_iter()
         .zip(histories)
@@ -195,7 +195,7 @@ fn growth_accounting(
     }
     let starts = period_starts(period, lower, upper);
     // ids in key order, 42 and '42' merged, so sorting by id groups each customer once
-    let (_, new_id) = keys.into_sorted();
+    let (_, new_id) = keys.into_sorted(&mut interrupt);
     rows.iter_mut().for_each(|t| t.customer = new_id[t.customer as usize]);
     let periods = states::growth_accounting(&rows, &starts, &mut interrupt).or_raise();
     let rows: Vec<_> = periods
@@ -251,7 +251,7 @@ fn segment_migration(
         });
     }
     let rows: Vec<_> = migration
-        .table()
+        .table(&mut interrupt)
         .into_iter()
         .map(|m| (m.from_segment, m.to_segment, m.customers as i64, m.share_of_from))
         .collect();
@@ -303,8 +303,8 @@ fn channel_preference(
         return TableIterator::new(Vec::new());
     };
     // ids in name order, so that ties by id are ties by name
-    let (customer_names, customer_id) = customers.into_sorted();
-    let (channel_names, channel_id) = channels.into_sorted();
+    let (customer_names, customer_id) = customers.into_sorted(&mut interrupt);
+    let (channel_names, channel_id) = channels.into_sorted(&mut interrupt);
     for t in &mut touches {
         t.customer = customer_id[t.customer as usize];
         t.channel = channel_id[t.channel as usize];

@@ -7,6 +7,7 @@
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use super::interner::sort_interruptibly;
 use crate::error::{Error, ErrorKind};
 
 /// Fewer repeat customers than this: no Gamma-Gamma fit (its estimates would be noise).
@@ -45,9 +46,13 @@ pub struct Customer {
 /// summary_data_from_transaction_data counts them: several transactions in one period are
 /// one purchase of their summed amount; t runs to the period `as_of`. Returns each
 /// customer id with its summary, in id order.
-pub fn customers_from_periods(mut rows: Vec<(u32, i64, f64)>, as_of: i64) -> Vec<(u32, Customer)> {
+pub fn customers_from_periods(
+    mut rows: Vec<(u32, i64, f64)>,
+    as_of: i64,
+    interrupt: &mut dyn FnMut(),
+) -> Vec<(u32, Customer)> {
     // amounts too, so that a period's sum does not depend on the rows' order
-    rows.sort_unstable_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)));
+    sort_interruptibly(&mut rows, |x, y| (x.0, x.1).cmp(&(y.0, y.1)).then(x.2.total_cmp(&y.2)), interrupt);
     let mut customers = Vec::new();
     for group in rows.chunk_by(|x, y| x.0 == y.0) {
         let (id, first) = (group[0].0, group[0].1);
@@ -839,7 +844,7 @@ mod tests {
         // Customer 1: repeats in periods 12 (5 + 1) and 20 (7): frequency 2, monetary 6.5;
         // recency 20 - 10; t 30 - 10. Customer 0: one period, so frequency and monetary 0.
         assert_eq!(
-            customers_from_periods(rows, 30),
+            customers_from_periods(rows, 30, &mut || ()),
             vec![
                 (0, Customer { frequency: 0.0, recency: 0.0, t: 25.0, monetary: 0.0 }),
                 (1, Customer { frequency: 2.0, recency: 10.0, t: 20.0, monetary: 6.5 }),
@@ -872,7 +877,7 @@ mod tests {
                 rows.push((fields[1].parse().unwrap(), day, fields[4].parse().unwrap()));
             }
         }
-        customers_from_periods(rows, as_of).into_iter().map(|(_, c)| c).collect()
+        customers_from_periods(rows, as_of, &mut || ()).into_iter().map(|(_, c)| c).collect()
     }
 
     #[test]
@@ -969,7 +974,10 @@ mod tests {
         let rows = vec![(0, 1, 0.1), (0, 5, 0.2), (0, 5, 0.3), (0, 5, 1e16), (0, 9, 1.0)];
         let mut reversed = rows.clone();
         reversed.reverse();
-        assert_eq!(customers_from_periods(rows, 10), customers_from_periods(reversed, 10));
+        assert_eq!(
+            customers_from_periods(rows, 10, &mut || ()),
+            customers_from_periods(reversed, 10, &mut || ())
+        );
     }
 
     /// splitmix64, for simulated data.

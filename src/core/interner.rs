@@ -90,15 +90,16 @@ impl Interner {
         self.count == 0
     }
 
-    /// The distinct names in byte order, and for each old id its new id.
-    pub fn into_sorted(self) -> (Vec<String>, Vec<u32>) {
+    /// The distinct names in byte order, and for each old id its new id. Calls `interrupt`
+    /// during the sort, which at millions of text keys takes about a second.
+    pub fn into_sorted(self, interrupt: &mut dyn FnMut()) -> (Vec<String>, Vec<u32>) {
         if self.text_ids.is_empty() {
-            return self.integers_into_sorted();
+            return self.integers_into_sorted(interrupt);
         }
         let mut named: Vec<(String, u32)> = Vec::with_capacity(self.count as usize);
         named.extend(self.text_ids.into_iter().map(|(name, id)| (name.into_string(), id)));
         named.extend(self.integer_ids.into_iter().map(|(value, id)| (value.to_string(), id)));
-        named.sort_unstable();
+        sort_interruptibly(&mut named, Ord::cmp, interrupt);
         let mut new_id = vec![0; named.len()];
         let mut names: Vec<String> = Vec::with_capacity(named.len());
         for (name, old) in named {
@@ -113,10 +114,10 @@ impl Interner {
     /// into_sorted when every key is an integer (the usual customer id): sorted by a number
     /// that orders as their text does, so no text is made or compared until the end (a
     /// profile of a million keys spent most of the sort in comparing strings).
-    fn integers_into_sorted(self) -> (Vec<String>, Vec<u32>) {
+    fn integers_into_sorted(self, interrupt: &mut dyn FnMut()) -> (Vec<String>, Vec<u32>) {
         let mut keyed: Vec<(u128, i64, u32)> =
             self.integer_ids.into_iter().map(|(value, id)| (text_order(value), value, id)).collect();
-        keyed.sort_unstable_by_key(|&(order, ..)| order);
+        sort_interruptibly(&mut keyed, |a, b| a.0.cmp(&b.0), interrupt);
         let mut new_id = vec![0; keyed.len()];
         let names = keyed
             .into_iter()
@@ -128,6 +129,27 @@ impl Interner {
             .collect();
         (names, new_id)
     }
+}
+
+/// Comparisons between two calls of `interrupt`: well under a millisecond of work.
+const COMPARISONS_PER_INTERRUPT: u32 = 1 << 14;
+
+/// sort_unstable_by that calls `interrupt` every few thousand comparisons. `interrupt`
+/// stops a call by raising, which unwinds out of the sort (sort_unstable_by is safe
+/// for a comparison that panics, leaving the slice in some order).
+pub fn sort_interruptibly<T>(
+    items: &mut [T],
+    mut compare: impl FnMut(&T, &T) -> std::cmp::Ordering,
+    interrupt: &mut dyn FnMut(),
+) {
+    let mut comparisons = 0u32;
+    items.sort_unstable_by(|a, b| {
+        comparisons = comparisons.wrapping_add(1);
+        if comparisons.is_multiple_of(COMPARISONS_PER_INTERRUPT) {
+            interrupt();
+        }
+        compare(a, b)
+    });
 }
 
 /// A number whose order is the byte order of `value`'s decimal text: its digits (at most
@@ -171,7 +193,7 @@ mod tests {
         values.iter().for_each(|&v| {
             interner.key_id(Key::Integer(v));
         });
-        let (names, new_id) = interner.into_sorted();
+        let (names, new_id) = interner.into_sorted(&mut || ());
         let mut texts: Vec<String> = values.iter().map(|v| v.to_string()).collect();
         texts.sort_unstable();
         texts.dedup();
@@ -181,6 +203,34 @@ mod tests {
         let ids: Vec<u32> = values.iter().map(|&v| again.key_id(Key::Integer(v))).collect();
         for (value, id) in values.iter().zip(ids) {
             assert_eq!(names[new_id[id as usize] as usize], value.to_string());
+        }
+    }
+
+    #[test]
+    fn the_sort_of_many_keys_calls_interrupt_and_stops_when_it_raises() {
+        let keys = |texts: bool| {
+            let mut interner = Interner::default();
+            for i in 0..200_000i64 {
+                let value = i.wrapping_mul(7_919) % 1_000_003;
+                match texts {
+                    true => interner.id(&format!("customer {value}")),
+                    false => interner.key_id(Key::Integer(value)),
+                };
+            }
+            interner
+        };
+        for texts in [true, false] {
+            let mut calls = 0;
+            let (names, _) = keys(texts).into_sorted(&mut || calls += 1);
+            // a comparison sort of n keys makes at least log2(n!) ~ n (log2 n - 1.44) comparisons
+            let at_least =
+                (200_000.0 * (200_000f64.log2() - 1.44) / f64::from(COMPARISONS_PER_INTERRUPT)) as u32;
+            assert!(calls >= at_least, "{calls} interrupts, expected at least {at_least}");
+            assert!(names.windows(2).all(|w| w[0] < w[1]));
+            let stopped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                keys(texts).into_sorted(&mut || panic!("cancelled"));
+            }));
+            assert!(stopped.is_err(), "a raising interrupt ends the sort");
         }
     }
 
@@ -200,7 +250,7 @@ mod tests {
         assert_eq!(interner.name_of(d).as_deref(), Some("-3"));
         assert_eq!(interner.name_of(b).as_deref(), Some("7"));
         assert_eq!(interner.name_of(99), None);
-        let (names, new_id) = interner.into_sorted();
+        let (names, new_id) = interner.into_sorted(&mut || ());
         assert_eq!(names, ["-3", "42", "7"]);
         assert_eq!(new_id[a as usize], 1);
         assert_eq!(new_id[c as usize], 1);

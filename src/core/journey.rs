@@ -6,6 +6,7 @@
 //! with `max_touches`, the most recent ones. Exclusions and path transforms (`shape_path`)
 //! apply after that.
 
+use super::interner::sort_interruptibly;
 pub use super::interner::{Interner, Key};
 use crate::error::{Error, Result};
 
@@ -137,9 +138,9 @@ impl JourneyBuilder {
         self.conversions.push((key, ts, value));
     }
 
-    pub fn into_journeys(self) -> Journeys {
-        let (keys, key_ids) = self.keys.into_sorted();
-        let (channels, channel_ids) = self.channels.into_sorted();
+    pub fn into_journeys(self, interrupt: &mut dyn FnMut()) -> Journeys {
+        let (keys, key_ids) = self.keys.into_sorted(interrupt);
+        let (channels, channel_ids) = self.channels.into_sorted(interrupt);
         // touch_start[k]..touch_start[k + 1] are key k's touches: a counting sort by key,
         // then each key's few touches sorted by (ts, channel).
         let mut touch_start = vec![0usize; keys.len() + 1];
@@ -162,7 +163,11 @@ impl JourneyBuilder {
         }
         let mut conversions: Vec<(u32, Timestamp, f64)> =
             self.conversions.into_iter().map(|(key, ts, value)| (key_ids[key as usize], ts, value)).collect();
-        conversions.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
+        sort_interruptibly(
+            &mut conversions,
+            |a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)),
+            interrupt,
+        );
         let conversions = conversions
             .into_iter()
             .enumerate()
@@ -333,7 +338,7 @@ mod tests {
         b.add_conversion("a", 7 * DAY, 20.0);
         b.add_conversion("b", 11 * DAY, 5.0);
         b.add_conversion("c", DAY, 1.0); // no touches at all
-        b.into_journeys()
+        b.into_journeys(&mut || ())
     }
 
     #[test]
@@ -366,7 +371,7 @@ mod tests {
                     let key = if i % 2 == 0 || !text_keys { Key::Integer(key) } else { Key::Text(&text) };
                     b.add_touch(key, ts, channel);
                 }
-                b.into_journeys()
+                b.into_journeys(&mut || ())
             };
             let (all, kept) = (build(false), build(true));
             assert_eq!(paths(&all, &window), paths(&kept, &window));
@@ -423,7 +428,7 @@ mod tests {
         for (day, channel) in [(1, "x"), (20, "y"), (25, "z"), (26, "x")] {
             b.add_touch("never", day * DAY, channel);
         }
-        let j = b.into_journeys();
+        let j = b.into_journeys(&mut || ());
         let tails = |window: &WindowOptions| {
             let mut out = Vec::new();
             j.for_each_unconverted_path(window, |path| {
@@ -470,7 +475,7 @@ mod tests {
             }
             b.add_conversion("k2", 4 * DAY, 1.0);
             b.add_conversion("k1", 3 * DAY, 2.0);
-            paths(&b.into_journeys(), &window(30, None, true))
+            paths(&b.into_journeys(&mut || ()), &window(30, None, true))
         };
         assert_eq!(build(&[0, 1, 2, 3, 4]), build(&[4, 3, 2, 1, 0]));
         assert_eq!(build(&[0, 1, 2, 3, 4]), build(&[2, 0, 4, 1, 3]));

@@ -125,8 +125,8 @@ impl<S: CustomerSummary> CustomerSummaries<S> {
 
     /// Keys and summaries in the byte order of the keys, so output order never
     /// depends on input order.
-    pub fn into_sorted(self) -> (Vec<String>, Vec<S>) {
-        let (keys, new_id) = self.keys.into_sorted();
+    pub fn into_sorted(self, interrupt: &mut dyn FnMut()) -> (Vec<String>, Vec<S>) {
+        let (keys, new_id) = self.keys.into_sorted(interrupt);
         let mut sorted: Vec<Option<S>> = vec![None; keys.len()];
         for (old, summary) in self.summaries.into_iter().enumerate() {
             let (slot, summary) =
@@ -512,7 +512,7 @@ mod tests {
         customers.add("c", 12 * DAY, 5.0);
         customers.add("b", 5 * DAY, 3.0);
         assert_eq!(customers.latest_ts(), Some(5 * DAY));
-        let (keys, summaries) = customers.into_sorted();
+        let (keys, summaries) = customers.into_sorted(&mut || ());
         assert_eq!(keys, vec!["a", "b"]);
         assert_eq!(summaries[1], Summary { frequency: 2, total: 4.0, first_ts: 3 * DAY, last_ts: 5 * DAY });
     }

@@ -244,7 +244,7 @@ impl Ledger {
 
     /// One row per segment, ordered numerically when every segment is an integer, by
     /// text (byte order) otherwise.
-    pub fn finish(self, confidence: Confidence) -> Vec<SegmentRoi> {
+    pub fn finish(self, confidence: Confidence, interrupt: &mut dyn FnMut()) -> Vec<SegmentRoi> {
         let Ledger { members, purchases, costs, .. } = self;
         let segment_count = members.segments.len();
         let mut groups = vec![[GroupTotals::default(); 2]; segment_count];
@@ -260,7 +260,7 @@ impl Ledger {
             totals[0].revenue = sums[0].value();
             totals[1].revenue = sums[1].value();
         }
-        let (names, new_ids) = members.segments.into_sorted();
+        let (names, new_ids) = members.segments.into_sorted(interrupt);
         let mut order: Vec<u32> = (0..segment_count as u32).collect();
         let numeric = !members.text_segments;
         order.sort_by(|&a, &b| {
@@ -480,7 +480,7 @@ mod tests {
         ledger.add_cost(Key::Text("zzz"), 1.0).unwrap();
         assert_eq!(ledger.unknown_cost_segments(), ["zzz"]);
         assert!(ledger.add_cost(Key::Text("a"), -1.0).is_err());
-        let rows = ledger.finish(Confidence::new(0.95).unwrap());
+        let rows = ledger.finish(Confidence::new(0.95).unwrap(), &mut || ());
         assert_eq!(rows.iter().map(|r| r.segment.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         // a: treated 1 and 2 (2 converters, 3 orders, 35), control 3 (no order in the period)
         let a = &rows[0];
@@ -516,7 +516,7 @@ mod tests {
         let rows = builder
             .into_ledger(Period::new(None, None).unwrap())
             .unwrap()
-            .finish(Confidence::new(0.9).unwrap());
+            .finish(Confidence::new(0.9).unwrap(), &mut || ());
         assert_eq!(rows.iter().map(|r| r.segment.as_str()).collect::<Vec<_>>(), ["1", "2", "10"]);
     }
 

@@ -447,8 +447,8 @@ impl Migration {
     }
 
     /// Rows ordered by from_segment, then to_segment, "not in the snapshot" last.
-    pub fn table(self) -> Vec<Move> {
-        let (names, new_segment_id) = self.segment_names.into_sorted();
+    pub fn table(self, interrupt: &mut dyn FnMut()) -> Vec<Move> {
+        let (names, new_segment_id) = self.segment_names.into_sorted(interrupt);
         let sorted = |segment: Option<u32>| segment.map(|s| new_segment_id[s as usize]);
         let mut pairs: FxHashMap<(Option<u32>, Option<u32>), u64> = FxHashMap::default();
         let mut from_totals: FxHashMap<u32, u64> = FxHashMap::default();
@@ -749,7 +749,7 @@ mod tests {
         for (key, segment) in [("1", "a"), ("2", "b"), ("3", "b"), ("5", "b")] {
             m.add(Snapshot::After, Key::Text(key), segment).unwrap();
         }
-        let table = m.table();
+        let table = m.table(&mut || ());
         let row = |from: Option<&str>, to: Option<&str>, n: u64, share: Option<f64>| Move {
             from_segment: from.map(String::from),
             to_segment: to.map(String::from),

@@ -494,7 +494,7 @@ mod tests {
         b.add_touch("b", DAY, "email");
         b.add_conversion("b", 2 * DAY, 10.0);
         b.add_conversion("c", 2 * DAY, 5.0);
-        let journeys = b.into_journeys();
+        let journeys = b.into_journeys(&mut || ());
         let window = WindowOptions { lookback: 30 * DAY, max_touches: None, reset_on_conversion: true };
         let paths = WindowedJourneys { journeys: &journeys, window, unconverted: false };
         let mut totals = ChannelTotals::default();
