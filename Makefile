@@ -158,11 +158,12 @@ bench: install-release bench/.venv/installed
 	echo "benchmark cluster: data dir $(BENCH_DATA), port $$port"; \
 	bench/.venv/bin/python bench/run.py --scale $(SCALE) --host "$$socket" --port "$$port" $(if $(ONLY),--only '$(ONLY)')
 
-bench/.venv/installed: bench/requirements.txt
+bench/.venv/installed: bench/requirements.txt bench/requirements-nodeps.txt
 	@for package in python3 python3-venv; do \
 	    dpkg -s "$$package" >/dev/null 2>&1 || { $(SUDO) apt-get update -qq; \
 	        $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$package; }; \
 	done
 	python3 -m venv bench/.venv
 	bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	bench/.venv/bin/pip install --quiet --disable-pip-version-check --no-deps -r bench/requirements-nodeps.txt
 	@touch $@

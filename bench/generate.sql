@@ -7,7 +7,7 @@
 -- (seed, stream, row key), so the data does not depend on row order or plan shape:
 -- the same customers and seed give the same rows on any machine.
 -- Creates (replacing) in the current schema: channels, customers, touchpoints,
--- conversions, orders, channel_spend.
+-- conversions, orders, channel_spend, events.
 
 \if :{?customers}
 \else
@@ -31,7 +31,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT sqrt(-2 * ln(1 - pg_temp.unif(seed, stream, key)))
           * cos(2 * pi() * pg_temp.unif(seed, stream + 500, key)) $$;
 
-DROP TABLE IF EXISTS channels, customers, touchpoints, conversions, orders, channel_spend;
+DROP TABLE IF EXISTS channels, customers, touchpoints, conversions, orders, channel_spend, events;
 
 -- The channels: how often they appear (share), where in a journey (stage: 0 early,
 -- 1 late), their true effect on conversion and their cost per touch.
@@ -144,5 +144,43 @@ FROM touchpoints t JOIN channels k USING (channel)
 WHERE k.cost_per_touch > 0
 GROUP BY 1, 2;
 
-ANALYZE channels, customers, touchpoints, conversions, orders, channel_spend;
+-- Events: each customer's web sessions during the journey. 1 to 4 sessions (uniform),
+-- starting at equal fractions of the journey; in each, 1 to 5 page views a minute apart
+-- (plus 0 to 19 s), then the funnel: product_view with probability 0.6, add_to_cart 0.35
+-- after it, checkout 0.6 after that, purchase 0.7 after that, each step 30 to 299 s after
+-- the one before. Computed in epoch seconds, so the events do not depend on TimeZone.
+CREATE TABLE events AS
+-- Each draw has a stream of its own per session and step, keyed by the customer: the hash
+-- of keys that differ in their low bits is correlated (keys 8k and 8k + 1 at -0.2).
+WITH visitor AS (
+    SELECT customer_id,
+           extract(epoch FROM timestamptz '2024-01-01 00:00+00') + pg_temp.unif(:seed, 2, customer_id) * 80 * 86400 AS journey_start,
+           (1 + pg_temp.unif(:seed, 3, customer_id) * 20) * 86400 AS journey_seconds,
+           1 + floor(pg_temp.unif(:seed, 20, customer_id) * 4)::int AS sessions
+    FROM customers
+), session AS (
+    SELECT v.customer_id, s,
+           floor(v.journey_start + v.journey_seconds * s / v.sessions) AS start,
+           1 + floor(pg_temp.unif(:seed, 30 + s, v.customer_id) * 5)::int AS views
+    FROM visitor v, generate_series(0, v.sessions - 1) AS s
+), page_view AS (
+    SELECT customer_id, s, n, views,
+           start + 60 * n + floor(20 * pg_temp.unif(:seed, 40 + 8 * s + n, customer_id)) AS ts
+    FROM session, generate_series(0, views - 1) AS n
+), step AS (
+    SELECT v.customer_id, k.event,
+           v.ts + sum(30 + floor(270 * pg_temp.unif(:seed, 80 + 8 * v.s + k.step, v.customer_id)))
+                      OVER (PARTITION BY v.customer_id, v.s ORDER BY k.step) AS ts,
+           bool_and(pg_temp.unif(:seed, 120 + 8 * v.s + k.step, v.customer_id) < k.p)
+                      OVER (PARTITION BY v.customer_id, v.s ORDER BY k.step) AS reached
+    FROM page_view v
+    CROSS JOIN (VALUES (1, 'product_view', 0.6), (2, 'add_to_cart', 0.35),
+                       (3, 'checkout', 0.6), (4, 'purchase', 0.7)) AS k(step, event, p)
+    WHERE v.n = v.views - 1
+)
+SELECT customer_id, to_timestamp(ts) AS ts, 'page_view' AS event FROM page_view
+UNION ALL
+SELECT customer_id, to_timestamp(ts), event FROM step WHERE reached;
+
+ANALYZE channels, customers, touchpoints, conversions, orders, channel_spend, events;
 RESET client_min_messages;

@@ -37,6 +37,8 @@ COMMENT ON FUNCTION decayed_activity_serialize(state internal) IS
     'Support function of the decayed_activity aggregate';
 COMMENT ON FUNCTION decayed_activity_transition(state internal, ts timestamp with time zone, amount double precision, half_life interval, as_of timestamp with time zone) IS
     'Support function of the decayed_activity aggregate';
+COMMENT ON FUNCTION funnel(events text, steps text[], "window" interval, mode text) IS
+    'Users reaching each step of a funnel of event names, conversion rates and times between steps (see docs/journeys.md)';
 COMMENT ON FUNCTION growth_accounting(transactions text, period text, from_ts timestamp with time zone, to_ts timestamp with time zone) IS
     'New, retained, resurrected and churned customers and revenue per period (see docs/states.md)';
 COMMENT ON FUNCTION kmeans_assign(model jsonb, features double precision[]) IS
@@ -51,8 +53,16 @@ COMMENT ON FUNCTION kmeans_profile(model jsonb) IS
     'Size and centre of each segment of a fitted model, in the features'' own units (see docs/segmentation.md)';
 COMMENT ON FUNCTION kmeans_segment(features text, k integer, scale text, seed bigint, n_init integer, max_iter integer, tolerance double precision, algorithm text) IS
     'Fits k-means and returns each row''s segment and distance (see docs/segmentation.md)';
+COMMENT ON FUNCTION lifecycle(events text, period text, from_ts timestamp with time zone, to_ts timestamp with time zone) IS
+    'New, returning, resurrecting and dormant keys per period, as PostHog''s lifecycle (see docs/journeys.md)';
 COMMENT ON FUNCTION markov_transition_matrix(paths text, separator text, exclude_channels text[], path_transform text, markov_order integer, markov_self_loops boolean, max_channels integer) IS
     'Transition probabilities of the Markov chain built from aggregated paths (see docs/attribution.md)';
+COMMENT ON FUNCTION path_summary(events text, max_steps integer, start_event text, session_gap interval, collapse_repeats boolean, top integer) IS
+    'The most common paths of event names and the keys that took them (see docs/journeys.md)';
+COMMENT ON FUNCTION path_transitions(events text, max_steps integer, start_event text, session_gap interval, collapse_repeats boolean) IS
+    'Keys going from one event to the next at each step of their paths, for Sankey diagrams (see docs/journeys.md)';
+COMMENT ON FUNCTION retention(events text, cohort_event text, return_event text, period text, periods integer) IS
+    'Cohorts by the period of their first cohort event and the share returning in each later period (see docs/journeys.md)';
 COMMENT ON FUNCTION rfm_score(transactions text, as_of timestamp with time zone, bins integer, monetary text, segment_map text, r_edges double precision[], f_edges double precision[], m_edges double precision[]) IS
     'RFM summary, scores and segment of each customer (see docs/rfm.md)';
 COMMENT ON FUNCTION rfm_summary_combine("left" internal, "right" internal) IS
@@ -71,3 +81,17 @@ COMMENT ON FUNCTION segment_migration(before text, after text) IS
     'Customers per (segment before, segment after) pair of two snapshots (see docs/states.md)';
 COMMENT ON FUNCTION segment_roi(members text, orders text, costs text, period_start timestamp with time zone, period_end timestamp with time zone, confidence double precision) IS
     'Revenue, cost, CAC, ROI, ROAS and lift over a control group per segment (see docs/roi.md)';
+COMMENT ON FUNCTION sessions(events text, gap interval) IS
+    'Each key''s sessions: its events split where more than gap passes between two of them (see docs/journeys.md)';
+COMMENT ON FUNCTION window_funnel_combine("left" internal, "right" internal) IS
+    'Support function of the window_funnel aggregate';
+COMMENT ON FUNCTION window_funnel_deserialize(bytes bytea, _unused internal) IS
+    'Support function of the window_funnel aggregate';
+COMMENT ON FUNCTION window_funnel_final(state internal) IS
+    'Support function of the window_funnel aggregate';
+COMMENT ON FUNCTION window_funnel_mode_transition(state internal, "window" interval, ts timestamp with time zone, steps boolean[], mode text) IS
+    'Support function of the window_funnel aggregate';
+COMMENT ON FUNCTION window_funnel_serialize(state internal) IS
+    'Support function of the window_funnel aggregate';
+COMMENT ON FUNCTION window_funnel_transition(state internal, "window" interval, ts timestamp with time zone, steps boolean[]) IS
+    'Support function of the window_funnel aggregate';

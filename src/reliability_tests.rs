@@ -179,6 +179,30 @@ mod tests {
     }
 
     #[pg_test]
+    fn the_memory_budget_stops_each_journeys_function() {
+        Spi::run("SET pg_marketing.memory_budget = '8MB'; SET LOCAL work_mem = '1GB'").unwrap();
+        // a million events of a million keys hold far more than 8 MB as events or states
+        let events = "SELECT i, ''2024-01-01''::timestamptz + i * interval ''1 minute'', ''e'' || i % 5 FROM generate_series(1, 1000000) i";
+        for call in [
+            format!("SELECT count(*) FROM funnel('{events}', ARRAY['e1', 'e2'])"),
+            format!("SELECT count(*) FROM sessions('{events}')"),
+            format!("SELECT count(*) FROM path_summary('{events}')"),
+            format!("SELECT count(*) FROM path_transitions('{events}')"),
+            format!("SELECT count(*) FROM retention('{events}')"),
+            format!("SELECT count(*) FROM lifecycle('{events}')"),
+            "SELECT count(w) FROM (SELECT window_funnel('1 day', now(), ARRAY[true]) AS w FROM generate_series(1, 1000000) i GROUP BY i) s"
+                .to_string(),
+            // one group whose state outgrows the budget
+            "SELECT window_funnel('1 day', now(), ARRAY[true, true, true]) FROM generate_series(1, 2000000) i".to_string(),
+        ] {
+            let (code, message) = error_of(&call).unwrap_or_else(|| panic!("no error from {call}"));
+            assert_eq!(code, "54000", "{call}: {message}");
+            assert!(message.contains("pg_marketing.memory_budget"), "{message}");
+        }
+        Spi::run("RESET pg_marketing.memory_budget").unwrap();
+    }
+
+    #[pg_test]
     fn fits_do_not_depend_on_row_order() {
         load_cdnow();
         Spi::run(
@@ -233,6 +257,14 @@ mod tests {
                                'SELECT k, CASE WHEN k % 3 = 0 THEN ''c'' ELSE segment END FROM members WHERE k % 7 <> 0 ORDER BY {o}')",
             "channel_preference('SELECT * FROM tp ORDER BY {o}', conversions => 'SELECT * FROM cv ORDER BY {o}')",
             "(SELECT k, decayed_activity(ts, v::float8, '7 days', '2024-03-01') FROM (SELECT * FROM cv ORDER BY {o}) s GROUP BY k)",
+            "funnel('SELECT * FROM tp ORDER BY {o}', ARRAY['display', 'search', 'email'], '5 days')",
+            "sessions('SELECT * FROM tp ORDER BY {o}', '1 day')",
+            "path_summary('SELECT * FROM tp ORDER BY {o}', 3)",
+            "path_transitions('SELECT * FROM tp ORDER BY {o}', 3, session_gap => '2 days')",
+            "retention('SELECT * FROM tp ORDER BY {o}', 'email', 'search', 'week', 4)",
+            "lifecycle('SELECT * FROM tp ORDER BY {o}', 'week')",
+            "(SELECT k, window_funnel('3 days', ts, ARRAY[ch = 'email', ch = 'search'], 'strict_order')
+              FROM (SELECT * FROM tp ORDER BY {o}) s GROUP BY k)",
         ] {
             let by_key = rows(&call.replace("{o}", "1, 2"));
             let by_hash = rows(&call.replace("{o}", "md5(t::text)").replace("FROM tp", "FROM tp t")

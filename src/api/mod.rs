@@ -7,6 +7,7 @@
 mod aggregate;
 mod attribution;
 mod clv;
+mod events;
 mod model_cache;
 mod rfm;
 mod roi;
@@ -16,6 +17,7 @@ mod states;
 use pgrx::datum::Interval;
 use pgrx::prelude::*;
 
+use crate::core::states::{Period, MAX_PERIODS};
 use crate::error::{Error, ErrorKind};
 use crate::input::{column, Column, Kind, More, Shape};
 
@@ -78,4 +80,38 @@ fn midnight_after(ts: i64) -> i64 {
     .expect("date arithmetic on a finite timestamp succeeds")
     .expect("date_trunc of a timestamp is not NULL");
     pgrx::pg_sys::TimestampTz::from(midnight)
+}
+
+/// The starts of the periods from the one before `lower`'s to the one after `upper`'s, by
+/// date_trunc in the session's time zone; more than MAX_PERIODS periods raise 54000
+/// naming `function`.
+fn period_starts(function: &str, period: Period, lower: i64, upper: i64) -> Vec<i64> {
+    let starts = Spi::get_one_with_args::<Vec<TimestampWithTimeZone>>(
+        // schema-qualified, so that no search_path can put another function or operator here
+        "SELECT pg_catalog.array_agg(pg_catalog.date_trunc($1, g) ORDER BY g)
+         FROM (SELECT g FROM pg_catalog.generate_series(
+                   pg_catalog.date_trunc($1, $2) OPERATOR(pg_catalog.-) $4::pg_catalog.interval,
+                   pg_catalog.date_trunc($1, $3) OPERATOR(pg_catalog.+) $4::pg_catalog.interval,
+                   $4::pg_catalog.interval) g
+               LIMIT $5) s",
+        &[
+            period.field().into(),
+            timestamptz(lower).into(),
+            timestamptz(upper).into(),
+            period.step().into(),
+            (MAX_PERIODS as i64 + 3).into(),
+        ],
+    )
+    .expect("the period query is well formed")
+    .unwrap_or_default();
+    if starts.len() > MAX_PERIODS + 2 {
+        Error::new(
+            ErrorKind::ProgramLimit,
+            format!("{function} reports at most {MAX_PERIODS} periods: narrow from_ts and to_ts or use a longer period"),
+        )
+        .raise();
+    }
+    let mut starts: Vec<i64> = starts.into_iter().map(pg_sys::TimestampTz::from).collect();
+    starts.dedup();
+    starts
 }

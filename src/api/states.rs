@@ -6,14 +6,16 @@ use pgrx::datum::Interval;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, Internal, PgTupleDesc};
 
-use super::{aggregate, finite_micros, interval_arg, midnight_after, required, timestamptz, TRANSACTIONS};
+use super::{
+    aggregate, finite_micros, interval_arg, midnight_after, period_starts, required, timestamptz,
+    TRANSACTIONS,
+};
 use crate::core::decay::{DecayState, DecayedActivity};
 use crate::core::interner::Interner;
 use crate::core::positive_duration;
 use crate::core::rfm::CustomerSummaries;
 use crate::core::states::{
     self, Conversion, Migration, Period, PurchaseHistory, Snapshot, StageThresholds, Touch, Transaction,
-    MAX_PERIODS,
 };
 use crate::error::{Error, ErrorKind, OrRaise};
 use crate::input::{self, column, Kind, More, Shape};
@@ -110,39 +112,6 @@ fn customer_stage(
     TableIterator::new(rows)
 }
 
-/// The starts of the periods from the one before `lower`'s to the one after `upper`'s, by
-/// date_trunc in the session's time zone; more than MAX_PERIODS reported periods raise 54000.
-fn period_starts(period: Period, lower: i64, upper: i64) -> Vec<i64> {
-    let starts = Spi::get_one_with_args::<Vec<TimestampWithTimeZone>>(
-        // schema-qualified, so that no search_path can put another function or operator here
-        "SELECT pg_catalog.array_agg(pg_catalog.date_trunc($1, g) ORDER BY g)
-         FROM (SELECT g FROM pg_catalog.generate_series(
-                   pg_catalog.date_trunc($1, $2) OPERATOR(pg_catalog.-) $4::pg_catalog.interval,
-                   pg_catalog.date_trunc($1, $3) OPERATOR(pg_catalog.+) $4::pg_catalog.interval,
-                   $4::pg_catalog.interval) g
-               LIMIT $5) s",
-        &[
-            period.field().into(),
-            timestamptz(lower).into(),
-            timestamptz(upper).into(),
-            period.step().into(),
-            (MAX_PERIODS as i64 + 3).into(),
-        ],
-    )
-    .expect("the period query is well formed")
-    .unwrap_or_default();
-    if starts.len() > MAX_PERIODS + 2 {
-        Error::new(
-            ErrorKind::ProgramLimit,
-            format!("growth_accounting reports at most {MAX_PERIODS} periods: narrow from_ts and to_ts or use a longer period"),
-        )
-        .raise();
-    }
-    let mut starts: Vec<i64> = starts.into_iter().map(pg_sys::TimestampTz::from).collect();
-    starts.dedup();
-    starts
-}
-
 /// New, retained, resurrected and churned customers and revenue per period; see docs/states.md.
 #[pg_extern(volatile, parallel_unsafe)]
 fn growth_accounting(
@@ -193,7 +162,7 @@ fn growth_accounting(
         // one bound given, beyond all the data: no period in range
         return TableIterator::new(Vec::new());
     }
-    let starts = period_starts(period, lower, upper);
+    let starts = period_starts("growth_accounting", period, lower, upper);
     // ids in key order, 42 and '42' merged, so sorting by id groups each customer once
     let (_, new_id) = keys.into_sorted(&mut interrupt);
     rows.iter_mut().for_each(|t| t.customer = new_id[t.customer as usize]);

@@ -4,6 +4,7 @@ pub mod attribution;
 pub mod clustering;
 pub mod clv;
 pub mod decay;
+pub mod events;
 pub mod interner;
 pub mod journey;
 pub mod mixture;
@@ -38,6 +39,49 @@ pub fn positive_duration(micros: i64, argument: &str) -> crate::error::Result<i6
         )));
     }
     Ok(micros)
+}
+
+/// `items` in key id order, each key's in `order`: a counting sort by key (linear, and
+/// checking for interrupts, where one comparison sort of millions of rows would run for a
+/// second without a check), then a sort of each key's few items.
+pub fn by_key<T: Copy>(
+    items: &[T],
+    key: impl Fn(&T) -> u32,
+    order: impl Fn(&T, &T) -> std::cmp::Ordering,
+    interrupt: &mut dyn FnMut(),
+) -> Vec<T> {
+    let keys = items.iter().map(|item| key(item) as usize + 1).max().unwrap_or(0);
+    let mut starts = vec![0usize; keys + 1];
+    for item in items {
+        starts[key(item) as usize + 1] += 1;
+    }
+    for c in 0..keys {
+        starts[c + 1] += starts[c];
+    }
+    interrupt();
+    let mut next = starts.clone();
+    // every slot is written exactly once below; the copy only gives the vector its length
+    let mut grouped = items.to_vec();
+    for (i, item) in items.iter().enumerate() {
+        if i % 65_536 == 0 {
+            interrupt();
+        }
+        let slot = &mut next[key(item) as usize];
+        grouped[*slot] = *item;
+        *slot += 1;
+    }
+    let mut sorted = 0usize;
+    for c in 0..keys {
+        let run = &mut grouped[starts[c]..starts[c + 1]];
+        // one key can hold most rows (a bot in an event table), so this sort checks too
+        interner::sort_interruptibly(run, &order, interrupt);
+        sorted += run.len();
+        if sorted >= 65_536 {
+            interrupt();
+            sorted = 0;
+        }
+    }
+    grouped
 }
 
 /// "a > b > c" -> ["a", "b", "c"]: split on `separator`, trim blanks, drop empty parts.
@@ -77,6 +121,14 @@ mod tests {
             .message
             .contains("half_life must be a positive"));
         assert!(positive_duration(-MICROS_PER_DAY, "x").is_err());
+    }
+
+    #[test]
+    fn items_come_grouped_by_key_in_their_order() {
+        let items = [(2u32, 5), (0, 9), (2, 1), (0, 3), (5, 7), (2, 3)];
+        let grouped = by_key(&items, |i| i.0, |a, b| a.1.cmp(&b.1), &mut || {});
+        assert_eq!(grouped, [(0, 3), (0, 9), (2, 1), (2, 3), (2, 5), (5, 7)]);
+        assert!(by_key(&[] as &[(u32, i32)], |i| i.0, |a, b| a.1.cmp(&b.1), &mut || {}).is_empty());
     }
 
     #[test]

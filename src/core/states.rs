@@ -9,7 +9,7 @@ use super::decay::{age, weight};
 use super::interner::{Interner, Key};
 use super::rfm::CustomerSummary;
 use super::stats::{ratio, ExactSum};
-use super::{positive_duration, MICROS_PER_DAY};
+use super::{by_key, positive_duration, MICROS_PER_DAY};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Days between two instants in microseconds, in 128 bits: the two ends of the timestamp
@@ -21,48 +21,6 @@ fn days_between(earlier: i64, later: i64) -> f64 {
 /// `ts` is within `duration` of `as_of`: as_of - ts <= duration.
 fn within(ts: i64, as_of: i64, duration: i64) -> bool {
     i128::from(as_of) - i128::from(ts) <= i128::from(duration)
-}
-
-/// `items` in customer id order, each customer's in `order`: a counting sort by customer
-/// (linear, and checking for interrupts, where one comparison sort of millions of rows
-/// would run for a second without a check), then a sort of each customer's few items.
-fn by_customer<T: Copy>(
-    items: &[T],
-    customer: impl Fn(&T) -> u32,
-    order: impl Fn(&T, &T) -> std::cmp::Ordering,
-    interrupt: &mut dyn FnMut(),
-) -> Vec<T> {
-    let customers = items.iter().map(|item| customer(item) as usize + 1).max().unwrap_or(0);
-    let mut starts = vec![0usize; customers + 1];
-    for item in items {
-        starts[customer(item) as usize + 1] += 1;
-    }
-    for c in 0..customers {
-        starts[c + 1] += starts[c];
-    }
-    interrupt();
-    let mut next = starts.clone();
-    // every slot is written exactly once below; the copy only gives the vector its length
-    let mut grouped = items.to_vec();
-    for (i, item) in items.iter().enumerate() {
-        if i % 65_536 == 0 {
-            interrupt();
-        }
-        let slot = &mut next[customer(item) as usize];
-        grouped[*slot] = *item;
-        *slot += 1;
-    }
-    let mut sorted = 0usize;
-    for c in 0..customers {
-        let run = &mut grouped[starts[c]..starts[c + 1]];
-        run.sort_unstable_by(&order);
-        sorted += run.len();
-        if sorted >= 65_536 {
-            interrupt();
-            sorted = 0;
-        }
-    }
-    grouped
 }
 
 // ---- Lifecycle stages --------------------------------------------------------------
@@ -330,7 +288,7 @@ pub fn growth_accounting(
             cells.push((t.customer, period, t.amount));
         }
     }
-    let cells = by_customer(&cells, |c| c.0, |a, b| a.1.cmp(&b.1).then(a.2.total_cmp(&b.2)), interrupt);
+    let cells = by_key(&cells, |c| c.0, |a, b| a.1.cmp(&b.1).then(a.2.total_cmp(&b.2)), interrupt);
 
     let mut sums: Vec<PeriodSums> = (0..=reported).map(|_| PeriodSums::default()).collect();
     let churn = |sums: &mut [PeriodSums], period: usize, revenue: f64| {
@@ -516,8 +474,8 @@ pub fn channel_preference(
     conversions.retain(|c| c.ts <= as_of);
     // by customer, then time, ties by channel (the order attribution's models read touches in)
     let touches =
-        by_customer(&touches, |t| t.customer, |a, b| (a.ts, a.channel).cmp(&(b.ts, b.channel)), interrupt);
-    let conversions = by_customer(&conversions, |c| c.customer, |a, b| a.ts.cmp(&b.ts), interrupt);
+        by_key(&touches, |t| t.customer, |a, b| (a.ts, a.channel).cmp(&(b.ts, b.channel)), interrupt);
+    let conversions = by_key(&conversions, |c| c.customer, |a, b| a.ts.cmp(&b.ts), interrupt);
     let mut conversions = conversions.as_slice();
     let mut preferences = Vec::new();
     let mut weights: Vec<(u32, f64)> = Vec::new();
@@ -655,14 +613,6 @@ mod tests {
     /// reported periods 1 to 4 = [10, 20) .. [40, 50).
     fn ten_day_periods() -> Vec<i64> {
         (0..=5).map(|p| p * 10 * DAY).collect()
-    }
-
-    #[test]
-    fn items_come_grouped_by_customer_in_their_order() {
-        let items = [(2u32, 5), (0, 9), (2, 1), (0, 3), (5, 7), (2, 3)];
-        let grouped = by_customer(&items, |i| i.0, |a, b| a.1.cmp(&b.1), &mut || {});
-        assert_eq!(grouped, [(0, 3), (0, 9), (2, 1), (2, 3), (2, 5), (5, 7)]);
-        assert!(by_customer(&[] as &[(u32, i32)], |i| i.0, |a, b| a.1.cmp(&b.1), &mut || {}).is_empty());
     }
 
     #[test]

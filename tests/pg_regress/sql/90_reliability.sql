@@ -35,6 +35,13 @@ SELECT count(*) FROM growth_accounting('SELECT i, now(), i FROM generate_series(
 SELECT count(*) FROM segment_migration('SELECT i, ''a'' FROM generate_series(1, 100000000) i', 'SELECT 1, ''a''');
 SELECT count(*) FROM channel_preference('SELECT i, now(), ''a'' FROM generate_series(1, 100000000) i');
 SELECT count(d) FROM (SELECT decayed_activity(now(), 1, '1 day', now()) AS d FROM generate_series(1, 100000000) i) s;
+-- journeys: reading events; an aggregate over 100M rows
+SELECT count(*) FROM funnel('SELECT i, now(), ''a'' FROM generate_series(1, 100000000) i', ARRAY['a']);
+SELECT count(*) FROM sessions('SELECT i, now() FROM generate_series(1, 100000000) i');
+SELECT count(*) FROM path_summary('SELECT i, now(), ''a'' FROM generate_series(1, 100000000) i');
+SELECT count(*) FROM retention('SELECT i, now(), ''a'' FROM generate_series(1, 100000000) i');
+SELECT count(*) FROM lifecycle('SELECT i, now() FROM generate_series(1, 100000000) i');
+SELECT window_funnel('1 day', now(), ARRAY[i % 2 = 0, i % 3 = 0]) FROM generate_series(1, 100000000) i;
 RESET statement_timeout;
 -- the session goes on as before
 SELECT count(*) FROM rfm_score('many_tx');
