@@ -897,6 +897,132 @@ def states_cases(as_of_text: str) -> list[Case]:
     ]
 
 
+FUNNEL_STEPS = ["page_view", "product_view", "add_to_cart", "checkout", "purchase"]
+FUNNEL_WINDOW_SECONDS = 86_400
+
+
+def funnel_levels_sql(window: str) -> str:
+    """The funnel level of each customer without options, by hand: for every first step, the
+    earliest next step at or after the previous one within the window of the start (LATERAL
+    over an index; exact, as earliest is best), the longest per customer."""
+    steps = ", ".join(f"('{e}', {i + 1})" for i, e in enumerate(FUNNEL_STEPS))
+    joins, cases = [], []
+    for k in range(2, len(FUNNEL_STEPS) + 1):
+        previous = "st.t1" if k == 2 else f"t{k - 1}.ts"
+        joins.append(f"""LEFT JOIN LATERAL (SELECT min(e.ts) AS ts FROM events e
+                       WHERE e.customer_id = st.customer_id AND e.event = '{FUNNEL_STEPS[k - 1]}'
+                         AND e.ts >= {previous} AND e.ts <= st.t1 + interval '{window}') t{k} ON true""")
+    for k in range(len(FUNNEL_STEPS), 1, -1):
+        cases.append(f"WHEN t{k}.ts IS NOT NULL THEN {k}")
+    return f"""WITH st AS (SELECT customer_id, ts AS t1 FROM events WHERE event = '{FUNNEL_STEPS[0]}'),
+                    chains AS (SELECT st.customer_id, CASE {' '.join(cases)} ELSE 1 END AS level
+                               FROM st {' '.join(joins)})
+               SELECT c.customer_id, coalesce(max(chains.level), 0) AS level
+               FROM (SELECT DISTINCT customer_id FROM events) c LEFT JOIN chains USING (customer_id)
+               GROUP BY c.customer_id"""
+
+
+FUNNEL_INDEX = "CREATE INDEX IF NOT EXISTS events_customer_event_ts ON events (customer_id, event, ts); ANALYZE events"
+
+
+def chdb_window_funnel(conn, table):
+    """End to end: COPY the events out of Postgres as CSV, chDB's windowFunnel grouped by
+    customer over that file, the levels copied back."""
+    import tempfile
+
+    import chdb
+
+    with tempfile.NamedTemporaryFile("wb", suffix=".csv") as file:
+        with conn.cursor().copy(
+            "COPY (SELECT customer_id, (extract(epoch FROM ts) * 1000000)::bigint, event FROM events) TO STDOUT WITH CSV"
+        ) as copy:
+            for block in copy:
+                file.write(block)
+        file.flush()
+        conditions = ", ".join(f"e = '{e}'" for e in FUNNEL_STEPS)
+        result = chdb.query(
+            f"SELECT c, windowFunnel({FUNNEL_WINDOW_SECONDS * 1_000_000})(t, {conditions}) "
+            f"FROM file('{file.name}', CSV, 'c Int64, t UInt64, e String') GROUP BY c",
+            "CSV",
+        )
+        rows = (line.split(",") for line in result.bytes().decode().splitlines())
+        copy_rows(conn, table, "customer_id bigint, level int", ((int(c), int(level)) for c, level in rows))
+
+
+def journeys_cases() -> list[Case]:
+    window = f"{FUNNEL_WINDOW_SECONDS} seconds"
+    conditions = ", ".join(f"event = '{e}'" for e in FUNNEL_STEPS)
+    window_funnel = f"""SELECT customer_id, window_funnel('{window}', ts, ARRAY[{conditions}]) AS level
+                        FROM events GROUP BY customer_id"""
+    steps = ", ".join(f"'{e}'" for e in FUNNEL_STEPS)
+    users_per_step = f"""SELECT s AS step, count(*) FILTER (WHERE level >= s) AS users
+                         FROM ({funnel_levels_sql(window)}) l, generate_series(1, {len(FUNNEL_STEPS)}) s GROUP BY s"""
+    sessions_sql = """WITH o AS (SELECT customer_id, ts, event,
+                                        coalesce(ts - lag(ts) OVER w > interval '30 minutes', true) AS starts
+                                 FROM events WINDOW w AS (PARTITION BY customer_id ORDER BY ts, event)),
+                           n AS (SELECT *, count(*) FILTER (WHERE starts)
+                                               OVER (PARTITION BY customer_id ORDER BY ts, event) AS session FROM o)
+                      SELECT customer_id::text AS key, session, min(ts) AS session_start, max(ts) AS session_end,
+                             count(*) AS events FROM n GROUP BY 1, 2"""
+    retention_sql = """WITH c AS (SELECT customer_id, date_trunc('week', min(ts)) AS cs FROM events
+                                  WHERE event = 'page_view' GROUP BY 1),
+                            r AS (SELECT DISTINCT customer_id, date_trunc('week', ts) AS rs FROM events WHERE event = 'purchase'),
+                            last AS (SELECT date_trunc('week', max(ts)) AS ls FROM events),
+                            sizes AS (SELECT cs, count(*) AS size FROM c GROUP BY cs),
+                            ret AS (SELECT c.cs, (r.rs::date - c.cs::date) / 7 AS p, count(*) AS n
+                                    FROM c JOIN r USING (customer_id)
+                                    WHERE r.rs >= c.cs AND r.rs <= c.cs + 12 * interval '7 days' GROUP BY 1, 2)
+                       SELECT s.cs AS cohort_start, s.size AS cohort_size, g.p AS period, coalesce(ret.n, 0) AS retained,
+                              coalesce(ret.n, 0)::float8 / s.size AS rate
+                       FROM sizes s CROSS JOIN generate_series(0, 12) g(p) CROSS JOIN last
+                       LEFT JOIN ret ON ret.cs = s.cs AND ret.p = g.p
+                       WHERE s.cs + g.p * interval '7 days' <= last.ls"""
+    return [
+        Case(
+            name="window_funnel per customer",
+            ours=window_funnel,
+            peer=funnel_levels_sql(window),
+            peer_name="SQL (LATERAL earliest next step per start, index)",
+            agreement=agreement(["customer_id"], [], ["level"]),
+            target="at least 3x faster than the hand-written SQL at 10M events of 1M users (issue 19)",
+            setup=FUNNEL_INDEX,
+        ),
+        Case(
+            name="window_funnel per customer, vs chDB",
+            ours=window_funnel,
+            peer=chdb_window_funnel,
+            peer_name="COPY out + chDB windowFunnel (ClickHouse 26.9)",
+            agreement=agreement(["customer_id"], [], ["level"]),
+            target="faster than chDB end to end (issue 19)",
+        ),
+        Case(
+            name="funnel",
+            ours=f"SELECT step, users FROM funnel('SELECT customer_id, ts, event FROM events', ARRAY[{steps}], '{window}')",
+            peer=users_per_step,
+            peer_name="SQL (LATERAL per start, index)",
+            agreement=agreement(["step"], [], ["users"]),
+            target="at least 3x faster than the hand-written SQL at 10M events of 1M users (issue 19)",
+            setup=FUNNEL_INDEX,
+        ),
+        Case(
+            name="sessions",
+            ours="SELECT key, session, session_start, session_end, events FROM sessions('SELECT customer_id, ts, event FROM events')",
+            peer=sessions_sql,
+            peer_name="SQL (lag, running count)",
+            agreement=agreement(["key", "session"], [], ["session_start", "session_end", "events"]),
+            target="at least 2x faster than the hand-written SQL (issue 19)",
+        ),
+        Case(
+            name="retention, week",
+            ours="SELECT * FROM retention('SELECT customer_id, ts, event FROM events', 'page_view', 'purchase', 'week', 12)",
+            peer=retention_sql,
+            peer_name="SQL (GROUP BY, join of cohorts and returns)",
+            agreement=agreement(["cohort_start", "period"], ["rate"], ["cohort_size", "retained"]),
+            target="at least 2x faster than the hand-written SQL (issue 19)",
+        ),
+    ]
+
+
 def all_cases(args) -> list[Case]:
     cases = [attribution_case(model) for model in RULE_CREDITS]
     cases.append(touchpoints_case())
@@ -907,6 +1033,7 @@ def all_cases(args) -> list[Case]:
     cases += kmeans_cases(SCALES[args.scale])
     cases.append(segment_roi_case())
     cases += states_cases(as_of(args))
+    cases += journeys_cases()
     return [c for c in cases if not args.only or re.search(args.only, c.name)]
 
 

@@ -143,3 +143,27 @@ FROM channel_preference('SELECT customer_id, ts, channel FROM touchpoints', half
                         conversions => 'SELECT customer_id, ts, value FROM conversions')
 GROUP BY preferred_channel
 ORDER BY customers DESC, preferred_channel;
+
+\echo '== Journeys (docs/journeys.md): the funnel from page view to purchase within 7 days,'
+\echo '   with the time between steps, and how far each customer gets (window_funnel, as ClickHouse)'
+SELECT step, event, users, round(conversion_from_previous::numeric, 3) AS from_previous,
+       round(conversion_from_first::numeric, 3) AS from_first,
+       median_seconds_from_previous AS median_s, p90_seconds_from_previous AS p90_s
+FROM funnel('events', ARRAY['page_view', 'product_view', 'add_to_cart', 'checkout', 'purchase'], '7 days');
+SELECT level, count(*) AS customers
+FROM (SELECT customer_id,
+             window_funnel('7 days', ts, ARRAY[event = 'page_view', event = 'product_view',
+                                               event = 'add_to_cart', event = 'checkout', event = 'purchase']) AS level
+      FROM events GROUP BY customer_id) f
+GROUP BY level ORDER BY level;
+
+\echo '== Sessions, top paths per session, and weekly retention of the first cohorts'
+SELECT count(*) AS sessions, round(avg(events), 2) AS events_per_session,
+       round(avg(extract(epoch FROM session_end - session_start))) AS avg_seconds
+FROM sessions('SELECT customer_id, ts, event FROM events');
+SELECT path, users, round(share::numeric, 3) AS share
+FROM path_summary('events', session_gap => '30 minutes', top => 5);
+SELECT cohort_start::date AS cohort, cohort_size, period, round(rate::numeric, 3) AS rate
+FROM retention('events', cohort_event => 'page_view', return_event => 'page_view', period => 'week', periods => 3)
+WHERE cohort_start < '2024-01-22'
+ORDER BY cohort_start, period;

@@ -65,6 +65,11 @@ CREATE TABLE snapshot AS
 CREATE TABLE costs AS VALUES ('a', 10.0), ('b', 1e308), ('zz', -1);
 CREATE TABLE spend AS SELECT ch AS channel, '2024-01-01'::date + d AS day, d * 2.0 AS cost
     FROM unnest(ARRAY['email', 'search', 'nope']) ch, generate_series(0, 60) d;
+CREATE TABLE events AS
+    SELECT i % 30 AS k, '2024-01-01'::timestamptz + (i * 41 % 200) * interval '1 hour' AS ts,
+           (ARRAY['view', 'cart', 'buy', 'view', '', 'a > b', NULL])[1 + i % 7] AS event
+    FROM generate_series(1, 500) i
+    UNION ALL VALUES (NULL, now(), 'view'), (1, NULL, 'view'), (3, '4713-01-01 BC', 'view'), (3, '294276-12-30', 'buy');
 CREATE TABLE victim (n int);
 INSERT INTO victim VALUES (1);
 CREATE FUNCTION writer() RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO attack.victim VALUES (2) RETURNING 1 $$;
@@ -85,6 +90,7 @@ QUERIES = {
     "snapshot": ["attack.snapshot", "SELECT k::text, segment FROM attack.snapshot WHERE k % 3 <> 0",
                  "SELECT k, segment FROM attack.members"],
     "cost": ["attack.costs"],
+    "event": ["attack.events", "SELECT k, ts, event FROM attack.events", "SELECT k::text, ts, event FROM attack.events ORDER BY md5(event)"],
     "spend": ["attack.spend"],
 }
 HOSTILE_QUERIES = [
@@ -107,6 +113,10 @@ WORDS = {
     "path_transform": ["none", "unique", "first", "frequency", "collapse", "?"],
     "separator": [">", "", " ", ",", "x" * 1000],
     "period": ["day", "week", "month", "quarter", "year", "fortnight", "", "MONTH"],
+    "mode": ["default", "strict_order", "strict_increase, strict_deduplication", "strict", "", "strict_order,"],
+    "start_event": ["view", "cart", "", "nope"],
+    "cohort_event": ["view", "buy", "", "nope"],
+    "return_event": ["view", "buy", "", "nope"],
 }
 TYPED = {
     "integer": ["0", "1", "2", "3", "-1", "12", "1000", "1201", "100000", "2147483647", "-2147483648"],
@@ -120,7 +130,10 @@ TYPED = {
     "boolean": ["true", "false"],
     "double precision[]": ["'{}'", "'{1,2}'", "'{0.5,0.2,0.3}'", "'{NaN,1}'", "'{1e308,1e308}'", "ARRAY[NULL]::float8[]",
                            "(SELECT array_agg(i) FROM generate_series(1, 5000) i)::float8[]"],
-    "text[]": ["'{}'", "'{email}'", "'{email,search}'", "ARRAY[NULL]::text[]", "'{\"\"}'"],
+    "text[]": ["'{}'", "'{email}'", "'{email,search}'", "ARRAY[NULL]::text[]", "'{\"\"}'", "'{view,cart,buy}'",
+               "'{view,view}'", "(SELECT array_agg(i::text) FROM generate_series(1, 40) i)"],
+    "boolean[]": ["'{}'", "'{true}'", "'{true,false,NULL}'", "ARRAY[NULL]::boolean[]",
+                  "(SELECT array_agg(i % 2 = 0) FROM generate_series(1, 40) i)"],
     "jsonb": ["'{}'", "'[]'", "'null'", "'1'", "'{\"format\": \"pg_marketing.kmeans\", \"version\": 1}'",
               "(SELECT model FROM attack.models WHERE kind = 'kmeans')", "(SELECT model FROM attack.models WHERE kind = 'gmm')",
               "(SELECT model FROM attack.models WHERE kind = 'clv')",
@@ -134,7 +147,7 @@ TYPED = {
 # Argument names whose text is a query, and which fixture shape fits them.
 QUERY_ARGUMENTS = {"touchpoints": "touch", "conversions": "conversion", "transactions": "order", "orders": "order",
                    "paths": "path", "features": "feature", "members": "member", "costs": "cost", "spend": "spend",
-                   "before": "snapshot", "after": "snapshot"}
+                   "before": "snapshot", "after": "snapshot", "events": "event"}
 
 
 def quote(text: str) -> str:
@@ -201,7 +214,8 @@ def statement(function, rng: random.Random) -> str:
     if len(names) < len(types):  # unnamed arguments (aggregates): all positional
         arguments = [value_for(f"arg{i}", t, rng) for i, t in enumerate(types)]
     else:
-        arguments += [f"{n} => {value_for(n, t, rng)}" for n, t in zip(names[required:], types[required:])
+        # names quoted: some are keywords ("window")
+        arguments += [f'"{n}" => {value_for(n, t, rng)}' for n, t in zip(names[required:], types[required:])
                       if rng.random() < 0.5]
     values = ", ".join(arguments)
     if retset:
