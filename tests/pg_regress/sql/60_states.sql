@@ -101,8 +101,8 @@ ORDER BY segment;
 
 -- Seed segments analysts ask for by name, as recipes, at mid-2024 (the demo's first orders
 -- end in June 2024). High value: the top tenth of customers by spend so far; new buyers and
--- lapsed customers from the stages. Cart abandoners need events (add to cart without a
--- purchase), which the demo data does not have yet.
+-- lapsed customers from the stages. Cart abandoners come from the events, with
+-- window_funnel (70_journeys).
 SELECT 'high value' AS segment, count(*) AS customers
 FROM (SELECT customer_key, ntile(10) OVER (ORDER BY monetary * frequency DESC, customer_key) AS tenth
       FROM rfm_score('SELECT customer_id, ts, amount FROM orders', as_of => '2024-07-01')) r
