@@ -32,6 +32,18 @@ pub fn count(sql: &str) -> i64 {
     Spi::get_one::<i64>(sql).expect("the count runs").expect("a count")
 }
 
+/// The plan of `sql` as EXPLAIN (COSTS OFF) prints it, one line per node.
+pub fn plan_of(sql: &str) -> String {
+    Spi::connect(|client| {
+        client
+            .select(&format!("EXPLAIN (COSTS OFF) {sql}"), None, &[])
+            .expect("EXPLAIN runs")
+            .map(|row| row.get::<String>(1).expect("a plan line").expect("not NULL"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
 /// The CDNOW sample's transactions, as load_cdnow creates them.
 pub const CDNOW: &str = "SELECT customer_id, order_date, amount FROM cdnow_orders";
 

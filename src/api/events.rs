@@ -107,20 +107,9 @@ fn window_funnel_mode_transition(
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn window_funnel_combine(
-    mut left: Internal,
-    mut right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    let right = funnel_state(&mut right).cloned();
-    match (funnel_state(&mut left), right) {
-        (_, None) => left,
-        (None, Some(right)) => aggregate::new_state(fcinfo, "window_funnel", right),
-        (Some(current), Some(right)) => {
-            current.merge(&right).or_raise();
-            left
-        }
-    }
+fn window_funnel_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    // SAFETY: every internal value these functions receive was made by them.
+    unsafe { aggregate::combine::<FunnelState>(left, right, fcinfo, "window_funnel") }
 }
 
 /// Serialized state: FunnelState::to_bytes (src/core/events/funnel.rs).
@@ -421,7 +410,7 @@ fn lifecycle(
 mod tests {
     use pgrx::prelude::*;
 
-    use crate::test_support::{count, error_of, sqlstate_of};
+    use crate::test_support::{count, error_of, plan_of, sqlstate_of};
 
     /// Random events of 300 keys over 60 days: four names, some NULL, repeated instants, in
     /// a time zone with daylight saving time.
@@ -489,14 +478,7 @@ mod tests {
         )
         .unwrap();
         for sql in [query, total] {
-            let plan = Spi::connect(|client| {
-                client
-                    .select(&format!("EXPLAIN (COSTS OFF) {sql}"), None, &[])
-                    .unwrap()
-                    .map(|row| row.get::<String>(1).unwrap().unwrap())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
+            let plan = plan_of(sql);
             assert!(plan.contains("Gather") && plan.contains("Partial"), "no parallel plan in\n{plan}");
         }
         assert_eq!((Spi::get_one::<String>(query).unwrap(), Spi::get_one::<String>(total).unwrap()), serial);

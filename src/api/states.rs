@@ -339,20 +339,9 @@ fn decayed_activity_transition(
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn decayed_activity_combine(
-    mut left: Internal,
-    mut right: Internal,
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> Internal {
-    let right = decay_state(&mut right).cloned();
-    match (decay_state(&mut left), right) {
-        (_, None) => left,
-        (None, Some(right)) => aggregate::new_state(fcinfo, "decayed_activity", right),
-        (Some(current), Some(right)) => {
-            current.merge(&right).or_raise();
-            left
-        }
-    }
+fn decayed_activity_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    // SAFETY: every internal value these functions receive was made by them.
+    unsafe { aggregate::combine::<DecayState>(left, right, fcinfo, "decayed_activity") }
 }
 
 /// Serialized state: DecayState::to_bytes (src/core/decay.rs).
@@ -431,7 +420,7 @@ extension_sql!(
 mod tests {
     use pgrx::prelude::*;
 
-    use crate::test_support::{count, error_of, load_cdnow, sqlstate_of, CDNOW};
+    use crate::test_support::{count, error_of, load_cdnow, plan_of, sqlstate_of, CDNOW};
 
     /// Random transactions of 300 customers over two years, with repeated instants and NULL
     /// amounts, in a time zone with daylight saving time.
@@ -719,14 +708,7 @@ mod tests {
              SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL max_parallel_workers_per_gather = 2",
         )
         .unwrap();
-        let plan = Spi::connect(|client| {
-            client
-                .select(&format!("EXPLAIN (COSTS OFF) {whole}"), None, &[])
-                .unwrap()
-                .map(|row| row.get::<String>(1).unwrap().unwrap())
-                .collect::<Vec<_>>()
-                .join("\n")
-        });
+        let plan = plan_of(whole);
         assert!(plan.contains("Gather") && plan.contains("Partial Aggregate"), "no parallel plan in\n{plan}");
         assert_eq!(Spi::get_one::<String>(whole).unwrap(), serial, "exact sums: the same to the bit");
         assert_eq!(count(compare), 0);
