@@ -249,26 +249,23 @@ pub fn fit(
 mod tests {
     use super::*;
 
-    /// Three blobs of 2-d points from a seeded generator: 500, 300 and 200 rows.
+    /// Three blobs of 2-d points from a seeded generator (rand_distr's Normal): 500, 300
+    /// and 200 rows.
     fn blobs() -> (Vec<f64>, [[f64; 2]; 3]) {
+        use rand::distributions::Distribution;
+        use rand::SeedableRng;
+
         let centers = [[0.0, 0.0], [6.0, 1.0], [2.0, 7.0]];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut uniform = move || {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(0x9e37_79b9_7f4a_7c15);
+        let standard = rand_distr::StandardNormal;
         let mut data = Vec::new();
         for (blob, count) in [(0, 500), (1, 300), (2, 200)] {
+            // a spread of its own per blob, half as wide in y
+            let spread = 0.5 + blob as f64 * 0.25;
             for _ in 0..count {
-                // Box-Muller, with a spread of its own per blob
-                let (u, v) = (uniform().max(1e-300), uniform());
-                let (a, b) = ((-2.0 * u.ln()).sqrt(), 2.0 * std::f64::consts::PI * v);
-                let spread = 0.5 + blob as f64 * 0.25;
-                data.push(centers[blob][0] + spread * a * b.cos());
-                data.push(centers[blob][1] + spread * 0.5 * a * b.sin());
+                let (x, y): (f64, f64) = (standard.sample(&mut rng), standard.sample(&mut rng));
+                data.push(centers[blob][0] + spread * x);
+                data.push(centers[blob][1] + spread * 0.5 * y);
             }
         }
         (data, centers)
