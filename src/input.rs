@@ -131,54 +131,115 @@ impl Shape {
     }
 }
 
-/// The SQL to run for an argument: a bare, possibly schema-qualified and quoted, relation
-/// name (a trailing ';' allowed) becomes `SELECT * FROM name`; anything else is taken as a
-/// query.
-pub fn query_text(query_or_relation: &str) -> String {
+/// The SQL to run for an argument:
+/// - a bare, possibly schema-qualified and quoted, relation name (a trailing ';' allowed)
+///   becomes `SELECT * FROM name`;
+/// - `name(col1, col2, ...)` becomes the SELECT of those columns in that order, each
+///   identifier parsed and quoted anew, so no text of the argument reaches the SQL as it is;
+/// - anything else is taken as a query.
+///
+/// A `name(...)` whose list is not identifiers is 22023, unless the name is a word that
+/// starts a query (`VALUES(1, now(), 2)` is a query).
+pub fn query_text(query_or_relation: &str) -> Result<String, Error> {
     let trimmed = query_or_relation.trim();
     let name = trimmed.trim_end_matches(|c: char| c == ';' || c.is_whitespace());
     if is_qualified_name(name) {
-        format!("SELECT * FROM {name}")
-    } else {
-        trimmed.to_string()
+        return Ok(format!("SELECT * FROM {name}"));
+    }
+    match columns_of_relation(name) {
+        Some(select) => select,
+        None => Ok(trimmed.to_string()),
     }
 }
 
 /// `name`, `schema.name`, `"Quoted ""name"""`, ...: identifiers joined by dots, nothing else.
 pub fn is_qualified_name(text: &str) -> bool {
-    let mut chars = text.chars().peekable();
-    loop {
-        match chars.next() {
-            Some('"') => {
-                let mut empty = true;
-                loop {
-                    match chars.next() {
-                        Some('"') if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            empty = false;
-                        }
-                        Some('"') => break,
-                        Some(_) => empty = false,
-                        None => return false,
+    qualified_name(text).is_some()
+}
+
+/// The identifier at the start of `text` as Postgres reads it (a quoted one unquoted, a bare
+/// one with ASCII letters in lower case), and the text after it.
+fn identifier(text: &str) -> Option<(String, &str)> {
+    let mut chars = text.char_indices().peekable();
+    match chars.next()? {
+        (_, '"') => {
+            let mut name = String::new();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '"' if chars.peek().map(|&(_, c)| c) == Some('"') => {
+                        chars.next();
+                        name.push('"');
                     }
-                }
-                if empty {
-                    return false;
-                }
-            }
-            Some(c) if c.is_alphabetic() || c == '_' => {
-                while chars.peek().is_some_and(|c| c.is_alphanumeric() || *c == '_' || *c == '$') {
-                    chars.next();
+                    '"' => return (!name.is_empty()).then(|| (name, &text[i + 1..])),
+                    c => name.push(c),
                 }
             }
-            _ => return false,
+            None
         }
-        match chars.next() {
-            None => return true,
-            Some('.') => continue,
-            Some(_) => return false,
+        (_, c) if c.is_alphabetic() || c == '_' => {
+            let end = text
+                .char_indices()
+                .find(|&(_, c)| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .map_or(text.len(), |(i, _)| i);
+            Some((text[..end].to_ascii_lowercase(), &text[end..]))
+        }
+        _ => None,
+    }
+}
+
+/// The parts of the qualified name at the start of `text`, and the text after it.
+fn qualified_name_prefix(text: &str) -> Option<(Vec<String>, &str)> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    loop {
+        let (part, after) = identifier(rest)?;
+        parts.push(part);
+        match after.strip_prefix('.') {
+            Some(next) => rest = next,
+            None => return Some((parts, after)),
         }
     }
+}
+
+/// The parts of a qualified name that is the whole of `text`.
+fn qualified_name(text: &str) -> Option<Vec<String>> {
+    qualified_name_prefix(text).and_then(|(parts, rest)| rest.is_empty().then_some(parts))
+}
+
+/// An identifier quoted for SQL, as quote_ident quotes it always.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `name(col1, col2, ...)` as `SELECT "col1", "col2" FROM "name"`; None when the text is
+/// not a name followed by a parenthesised list.
+fn columns_of_relation(text: &str) -> Option<Result<String, Error>> {
+    let (relation, rest) = qualified_name_prefix(text)?;
+    let list = rest.trim_start().strip_prefix('(')?.strip_suffix(')')?;
+    let starts_query = ["select", "values", "with", "table"];
+    if relation.len() == 1 && !text.starts_with('"') && starts_query.contains(&relation[0].as_str()) {
+        return None;
+    }
+    let malformed = || {
+        Error::invalid_parameter(format!(
+            "\"{text}\" is not table_name(column, ...): expected a table or view name and a list of \
+             one or more column names separated by commas"
+        ))
+    };
+    let mut columns = Vec::new();
+    let mut rest = list.trim_start();
+    loop {
+        let Some((column, after)) = identifier(rest) else { return Some(Err(malformed())) };
+        columns.push(quoted(&column));
+        let after = after.trim_start();
+        match after.strip_prefix(',') {
+            Some(next) => rest = next.trim_start(),
+            None if after.is_empty() => break,
+            None => return Some(Err(malformed())),
+        }
+    }
+    let relation: Vec<String> = relation.iter().map(|part| quoted(part)).collect();
+    Some(Ok(format!("SELECT {} FROM {}", columns.join(", "), relation.join("."))))
 }
 
 /// How one column's datums become values, chosen once from the result's column type.
@@ -557,7 +618,10 @@ unsafe fn readers_for(shape: &Shape, tupdesc: pg_sys::TupleDesc) -> Result<Vec<R
             if natts == 1 { "" } else { "s" },
             shape.describe()
         ))
-        .with_hint("columns are read by position; select exactly these columns in this order"));
+        .with_hint(
+            "columns are read by position: select exactly these columns in this order, or name a table's \
+             columns as table_name(column, ...)",
+        ));
     }
     (0..natts)
         .map(|i| {
@@ -609,9 +673,10 @@ fn cast_for(kind: Kind) -> &'static str {
 /// freed every BATCH_ROWS rows, when interrupts (cancel, statement_timeout) and the memory
 /// budget are checked.
 pub fn for_each_row(shape: &Shape, query_or_relation: &str, mut visit: impl FnMut(&Row)) {
-    let query = std::ffi::CString::new(query_text(query_or_relation)).unwrap_or_else(|_| {
-        Error::invalid_parameter(format!("{}: the query contains a zero byte", shape.argument)).raise()
-    });
+    let query = std::ffi::CString::new(query_text(query_or_relation).unwrap_or_else(|e| e.raise()))
+        .unwrap_or_else(|_| {
+            Error::invalid_parameter(format!("{}: the query contains a zero byte", shape.argument)).raise()
+        });
     require_one_statement(shape, &query);
     crate::memory::start_counting();
     let mut receiver = Receiver {
@@ -786,16 +851,20 @@ unsafe extern "C-unwind" fn ignore(_receiver: *mut pg_sys::DestReceiver) {}
 mod unit_tests {
     use super::*;
 
+    fn text_of(argument: &str) -> String {
+        query_text(argument).unwrap()
+    }
+
     #[test]
     fn bare_names_become_select_star() {
-        assert_eq!(query_text("touchpoints"), "SELECT * FROM touchpoints");
-        assert_eq!(query_text("  mkt.touchpoints \n"), "SELECT * FROM mkt.touchpoints");
+        assert_eq!(text_of("touchpoints"), "SELECT * FROM touchpoints");
+        assert_eq!(text_of("  mkt.touchpoints \n"), "SELECT * FROM mkt.touchpoints");
         assert_eq!(
-            query_text(r#""My Schema"."Touch ""points""""#),
+            text_of(r#""My Schema"."Touch ""points""""#),
             r#"SELECT * FROM "My Schema"."Touch ""points""""#
         );
-        assert_eq!(query_text("t_2$x"), "SELECT * FROM t_2$x");
-        assert_eq!(query_text(r#""Touch;points" ; "#), r#"SELECT * FROM "Touch;points""#);
+        assert_eq!(text_of("t_2$x"), "SELECT * FROM t_2$x");
+        assert_eq!(text_of(r#""Touch;points" ; "#), r#"SELECT * FROM "Touch;points""#);
     }
 
     #[test]
@@ -812,8 +881,49 @@ mod unit_tests {
             "t; DELETE FROM t",
             "1abc",
             "",
+            "VALUES (1, now(), 2)",
+            "values(1, now(), 2)",
+            "select(1)",
+            "t(a, b); DELETE FROM t",
+            "t(a) WHERE true",
         ] {
-            assert_eq!(query_text(query), query.trim(), "{query:?}");
+            assert_eq!(text_of(query), query.trim(), "{query:?}");
+        }
+    }
+
+    #[test]
+    fn named_columns_are_selected_with_every_identifier_quoted_anew() {
+        assert_eq!(
+            text_of("touchpoints(customer_id, ts, channel)"),
+            r#"SELECT "customer_id", "ts", "channel" FROM "touchpoints""#
+        );
+        // bare names fold to lower case as Postgres folds them; quoted ones keep theirs
+        assert_eq!(
+            text_of(r#" Mkt."Touch ""Points""" (Customer_ID ,"Ts" , "a""b"); "#),
+            r#"SELECT "customer_id", "Ts", "a""b" FROM "mkt"."Touch ""Points""""#
+        );
+        // what looks like SQL inside a quoted identifier stays an identifier
+        assert_eq!(
+            text_of(r#"t("x"" FROM pg_authid; --", y)"#),
+            r#"SELECT "x"" FROM pg_authid; --", "y" FROM "t""#
+        );
+        assert_eq!(text_of(r#""select"(a)"#), r#"SELECT "a" FROM "select""#);
+        assert_eq!(text_of(r#""we(ird"(a)"#), r#"SELECT "a" FROM "we(ird""#);
+    }
+
+    #[test]
+    fn a_malformed_column_list_is_refused() {
+        for argument in
+            ["t()", "t( )", "t(a,)", "t(,a)", "t(a b)", "t(a, 1)", "t(a, b) ", "t(\"\")", "t(a.b)", "t(*)"]
+        {
+            // "t(a, b) " ends in ')' once trimmed: a list, and a valid one
+            if argument == "t(a, b) " {
+                assert!(query_text(argument).is_ok());
+                continue;
+            }
+            let error = query_text(argument).expect_err(argument);
+            assert_eq!(error.kind, crate::error::ErrorKind::InvalidParameter, "{argument}");
+            assert!(error.message.contains("table_name(column, ...)"), "{}", error.message);
         }
     }
 }

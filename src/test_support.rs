@@ -166,6 +166,53 @@ mod tests {
     }
 
     #[pg_test]
+    fn tables_with_more_columns_are_read_by_column_name() {
+        Spi::run(
+            "CREATE TABLE tp2 (note text, customer_id int, extra int, ts timestamptz, channel text);
+             INSERT INTO tp2 SELECT 'n', i % 7, i, '2024-01-01'::timestamptz + i * interval '1 hour',
+                                    (ARRAY['email', 'search', 'direct'])[1 + i % 3] FROM generate_series(1, 200) i;
+             CREATE TABLE cv2 (value numeric, customer_id int, ts timestamptz, note text);
+             INSERT INTO cv2 SELECT i, i, '2024-01-05'::timestamptz, 'n' FROM generate_series(0, 6) i;
+             CREATE TABLE victim (n int); INSERT INTO victim VALUES (1);",
+        )
+        .unwrap();
+        let by_name = "SELECT string_agg(a::text, ';' ORDER BY a::text) FROM attribute_channels(
+                           'tp2(customer_id, ts, channel)', ' public.\"cv2\" ( Customer_ID, ts, value ) ') a";
+        let by_query = "SELECT string_agg(a::text, ';' ORDER BY a::text) FROM attribute_channels(
+                            'SELECT customer_id, ts, channel FROM tp2', 'SELECT customer_id, ts, value FROM cv2') a";
+        let named = Spi::get_one::<String>(by_name).unwrap();
+        assert!(named.as_ref().is_some_and(|rows| rows.contains("email")));
+        assert_eq!(named, Spi::get_one::<String>(by_query).unwrap());
+        let call = |touches: &str| {
+            error_of(&format!(
+                "SELECT * FROM attribute_channels($q${touches}$q$, 'cv2(customer_id, ts, value)')"
+            ))
+        };
+        // the bare name reads every column: 42804, whose hint shows this form
+        assert_eq!(call("tp2").map(|e| e.0).as_deref(), Some("42804"));
+        assert_eq!(call("nope(customer_id, ts, channel)").map(|e| e.0).as_deref(), Some("42P01"));
+        assert_eq!(call("tp2(customer_id, ts, chanel)").map(|e| e.0).as_deref(), Some("42703"));
+        for malformed in
+            ["tp2()", "tp2(customer_id, , channel)", "tp2(customer_id ts channel)", "tp2(1, 2, 3)"]
+        {
+            let (code, message) = call(malformed).unwrap();
+            assert_eq!(code, "22023", "{malformed}: {message}");
+            assert!(message.contains("table_name(column, ...)"), "{message}");
+        }
+        // injection attempts in the table's place and in a column's stay identifiers
+        for attempt in [
+            r#""victim""; DROP TABLE victim; --"(customer_id, ts, channel)"#,
+            r#"tp2(customer_id, ts, "channel"" FROM tp2; DROP TABLE victim; --")"#,
+            "tp2(customer_id, ts, channel); DROP TABLE victim",
+            "tp2(customer_id, ts, channel) UNION SELECT 1, now(), (DELETE FROM victim)::text",
+        ] {
+            let code = call(attempt).map(|e| e.0);
+            assert!(matches!(code.as_deref(), Some("42P01" | "42703" | "42601")), "{attempt}: {code:?}");
+        }
+        assert_eq!(Spi::get_one::<i64>("SELECT count(*) FROM victim").unwrap(), Some(1), "victim untouched");
+    }
+
+    #[pg_test]
     fn the_message_names_position_column_found_and_wanted() {
         let (state, message) =
             error_of("SELECT tests.read_touches('SELECT 1 AS k, ''x''::text AS created, ''a'', 1')").unwrap();
