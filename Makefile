@@ -84,7 +84,8 @@ pg-test:
 	@grep -E '^test result' target/pg-test.log | head -n 1
 
 # 3. pg_regress over tests/pg_regress in a throwaway cluster, stopped and removed even on
-#    failure; then, in the same cluster, a bounded run of the attack suite (tests/attack).
+#    failure; then, in the same cluster, the doc tester (the examples of docs/*.md) and a
+#    bounded run of the attack suite (tests/attack).
 regress: install-debug
 	@echo "== pg_regress"
 	@dir=$$(mktemp -d $(CLUSTERS)/regress.XXXXXX); \
@@ -101,6 +102,8 @@ regress: install-debug
 	cat target/regress/run.log; \
 	if [ $$status -ne 0 ] && [ -f target/regress/regression.diffs ]; then cat target/regress/regression.diffs; fi; \
 	[ $$status -eq 0 ] || exit $$status; \
+	echo "== doc tester"; \
+	python3 tests/doc_tester.py --host "$$socket" --port "$$port" || exit $$?; \
 	echo "== attack suite ($(ATTACK_SECONDS) s)"; \
 	python3 tests/attack/attack.py --host "$$socket" --port "$$port" --log "$$dir/data/server.log" \
 	    --seconds $(ATTACK_SECONDS)

@@ -1,6 +1,9 @@
 -- Journeys over the demo's events (docs/journeys.md): funnels with time to convert,
 -- window_funnel per customer, cart abandoners as a segment, sessions, paths, retention and
 -- lifecycle. The generator's truth (docs/demo-data.md) is computed beside the results.
+SET datestyle = 'ISO, YMD';
+SET timezone = 'UTC';
+SET extra_float_digits = 0;
 
 -- The generator's uniform draws, to compute its truth here (bench/generate.sql).
 CREATE FUNCTION pg_temp.unif(seed bigint, stream int, key bigint) RETURNS float8
