@@ -21,7 +21,7 @@ use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
 use super::{mixture, parallel};
-use crate::error::{Error, ErrorKind, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 
 pub const MODEL_FORMAT: &str = "pg_marketing.kmeans";
 pub const MODEL_VERSION: u32 = 1;
@@ -1126,7 +1126,7 @@ mod tests {
             text.replace(r#""k":2"#, r#""k":3"#),
         ] {
             let error = Model::from_json(&other).unwrap_err();
-            assert_eq!(error.kind, crate::error::ErrorKind::InvalidParameter, "{other}");
+            assert_eq!(error.kind, crate::core::error::ErrorKind::InvalidParameter, "{other}");
         }
     }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use statrs::function::gamma::ln_gamma;
 
 use super::interner::sort_interruptibly;
-use crate::error::{Error, ErrorKind};
+use crate::core::error::{Error, ErrorKind};
 
 /// Fewer repeat customers than this: no Gamma-Gamma fit (its estimates would be noise).
 pub const MIN_GAMMA_GAMMA_CUSTOMERS: usize = 10;

@@ -2,7 +2,7 @@
 //! Definitions: docs/states.md.
 
 use super::stats::ExactSum;
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// The weight of an event `age` microseconds before as_of, for a half-life in
 /// microseconds: 1 at age 0, 1/2 at one half-life, never negative.

@@ -8,7 +8,7 @@
 
 use super::interner::sort_interruptibly;
 pub use super::interner::{Interner, Key};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// Microseconds since 2000-01-01 00:00 UTC, as Postgres stores timestamptz.
 pub type Timestamp = i64;

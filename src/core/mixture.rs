@@ -10,7 +10,7 @@
 //! on the number of cores.
 
 use super::parallel;
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// Added to each covariance's diagonal, as scikit-learn's reg_covar and linfa's
 /// reg_covariance default: keeps covariances positive definite.

@@ -4,6 +4,7 @@ pub mod attribution;
 pub mod clustering;
 pub mod clv;
 pub mod decay;
+pub mod error;
 pub mod events;
 pub mod interner;
 pub mod journey;
@@ -32,9 +33,9 @@ pub fn interval_micros(months: i32, days: i32, micros: i64) -> Option<i64> {
 }
 
 /// A duration argument (thresholds, half-lives) that must be positive; 22023 naming it.
-pub fn positive_duration(micros: i64, argument: &str) -> crate::error::Result<i64> {
+pub fn positive_duration(micros: i64, argument: &str) -> crate::core::error::Result<i64> {
     if micros <= 0 {
-        return Err(crate::error::Error::invalid_parameter(format!(
+        return Err(crate::core::error::Error::invalid_parameter(format!(
             "{argument} must be a positive interval"
         )));
     }

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use super::interner::{Interner, Key};
 use super::MICROS_PER_DAY;
-use crate::error::Error;
+use crate::core::error::Error;
 
 /// Significant digits kept of monetary values (see `money`).
 const MONEY_DIGITS: i32 = 12;

@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 
 use super::interner::{Interner, Key};
 use super::stats::{ratio, risk_ratio_interval, two_proportion_p_value, Confidence, ExactSum, Proportion};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// Orders count when period.start <= ts < period.end; None is unbounded.
 #[derive(Debug, Clone, Copy, PartialEq)]

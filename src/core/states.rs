@@ -10,7 +10,7 @@ use super::interner::{Interner, Key};
 use super::rfm::CustomerSummary;
 use super::stats::{ratio, ExactSum};
 use super::{by_key, positive_duration, MICROS_PER_DAY};
-use crate::error::{Error, ErrorKind, Result};
+use crate::core::error::{Error, ErrorKind, Result};
 
 /// Days between two instants in microseconds, in 128 bits: the two ends of the timestamp
 /// range are 9.4e18 us apart.

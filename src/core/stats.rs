@@ -5,7 +5,7 @@
 use statrs::distribution::{ContinuousCDF, Normal};
 use statrs::function::erf::erfc;
 
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// `numerator / denominator`, or None where that is not a finite number (a zero or NULL
 /// denominator): ratios reported to SQL are NULL there, never Infinity or NaN.

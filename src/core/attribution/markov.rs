@@ -17,8 +17,8 @@
 
 use rustc_hash::FxHashMap;
 
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::journey::ChannelId;
-use crate::error::{Error, ErrorKind, Result};
 
 pub const MAX_ORDER: i32 = 8;
 /// Distinct states (histories) a chain may have; more raise 54000.

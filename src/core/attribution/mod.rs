@@ -11,10 +11,10 @@ pub mod shapley;
 
 use rustc_hash::FxHashMap;
 
+use crate::core::error::{Error, Result};
 use crate::core::journey::{
     shape_path, ChannelId, Conversion, Journeys, PathTouch, PathTransform, WindowOptions,
 };
-use crate::error::{Error, Result};
 use markov::{Chain, ChainBuilder, MarkovOptions, RemovalEffects};
 use rules::RuleModel;
 use shapley::Shapley;

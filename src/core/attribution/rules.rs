@@ -1,7 +1,7 @@
 //! Rule-based attribution: how one conversion's credit is split over its path.
 
+use crate::core::error::{Error, Result};
 use crate::core::journey::{PathTouch, Timestamp};
-use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuleModel {

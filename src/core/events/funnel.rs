@@ -2,10 +2,10 @@
 //! report with times between steps. Definitions: docs/journeys.md.
 
 use super::SortedLog;
+use crate::core::error::{Error, Result};
 use crate::core::interner::sort_interruptibly;
 use crate::core::positive_duration;
 use crate::core::stats::ratio;
-use crate::error::{Error, Result};
 
 /// The most steps a funnel has, as in ClickHouse.
 pub const MAX_STEPS: usize = 32;

@@ -3,7 +3,7 @@
 use rustc_hash::FxHashMap;
 
 use super::{sessions, SortedLog, NO_NAME};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// How a key's events become paths.
 #[derive(Debug, Clone, Copy)]

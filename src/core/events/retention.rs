@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{period_index, SortedLog};
-use crate::error::{Error, Result};
+use crate::core::error::{Error, Result};
 
 /// The most periods a retention row reaches after its cohort's.
 pub const MAX_RETENTION_PERIODS: i32 = 1000;
