@@ -33,14 +33,28 @@ const EVENTS_NAME_OPTIONAL: Shape = events_shape(More::Optional(column("event", 
 
 /// Reads events into key and name order; rows with a NULL key or ts are skipped.
 fn read_events(shape: &Shape, events: &str) -> SortedLog {
+    read_events_where(shape, events, |_| true).0.into_sorted(&mut interrupt)
+}
+
+/// Events as read, unsorted, keeping only those whose name `keep` accepts (the others are
+/// not interned or stored), and the first and last time of every row read.
+fn read_events_where(
+    shape: &Shape,
+    events: &str,
+    keep: impl Fn(Option<&str>) -> bool,
+) -> (EventLog, Option<(i64, i64)>) {
     let mut log = EventLog::default();
+    let mut span: Option<(i64, i64)> = None;
     input::for_each_row(shape, events, |row| {
         if let (Some(key), Some(ts)) = (row.key(0), row.timestamp(1)) {
+            span = Some(span.map_or((ts, ts), |(lo, hi)| (lo.min(ts), hi.max(ts))));
             let name = if row.column_count() > 2 { row.text(2) } else { None };
-            log.add(key.as_key(), ts, name.as_deref());
+            if keep(name.as_deref()) {
+                log.add(key.as_key(), ts, name.as_deref());
+            }
         }
     });
-    log.into_sorted(&mut interrupt)
+    (log, span)
 }
 
 /// A required interval argument that must be positive, in microseconds (22023 otherwise).
@@ -305,9 +319,8 @@ fn path_transitions(
     TableIterator::new(rows)
 }
 
-/// Period starts covering every event and the given bounds.
-fn starts_over(function: &str, log: &SortedLog, period: Period, bounds: &[Option<i64>]) -> Option<Vec<i64>> {
-    let times = log.events.iter().map(|e| e.ts).chain(bounds.iter().flatten().copied());
+/// Period starts covering every one of `times`; None without any.
+fn starts_over(function: &str, period: Period, times: impl Iterator<Item = i64>) -> Option<Vec<i64>> {
     let (lower, upper) = times.fold(None, |range: Option<(i64, i64)>, ts| {
         Some(range.map_or((ts, ts), |(lo, hi)| (lo.min(ts), hi.max(ts))))
     })?;
@@ -335,8 +348,12 @@ fn retention(
     let events = required(events, "events");
     let period = Period::parse(required(period, "period")).or_raise();
     let periods = check_periods(required(periods, "periods")).or_raise();
-    let log = read_events(&EVENTS, events);
-    let Some(starts) = starts_over("retention", &log, period, &[]) else {
+    // with both events named, the others only move the data's last event
+    let both_named = cohort_event.zip(return_event);
+    let keep = |name: Option<&str>| both_named.is_none_or(|(c, r)| name == Some(c) || name == Some(r));
+    let (log, span) = read_events_where(&EVENTS, events, keep);
+    let Some((first_ts, last_ts)) = span else { return TableIterator::new(Vec::new()) };
+    let Some(starts) = starts_over("retention", period, [first_ts, last_ts].into_iter()) else {
         return TableIterator::new(Vec::new());
     };
     let filter = |name: Option<&str>| -> EventFilter { name.map(|name| log.name_id(name)) };
@@ -345,6 +362,7 @@ fn retention(
         filter(cohort_event),
         filter(return_event),
         &starts,
+        last_ts,
         periods,
         &mut interrupt,
     )
@@ -383,7 +401,8 @@ fn lifecycle(
         }
     }
     let log = read_events(&EVENTS_NAME_OPTIONAL, events);
-    let Some(starts) = starts_over("lifecycle", &log, period, &[from_ts, to_ts]) else {
+    let times = log.events.iter().map(|e| e.ts).chain([from_ts, to_ts].into_iter().flatten());
+    let Some(starts) = starts_over("lifecycle", period, times) else {
         return TableIterator::new(Vec::new());
     };
     let first_ts = log.events.iter().map(|e| e.ts).min().expect("starts_over found events");

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{period_index, SortedLog};
+use super::{period_index, EventLog, SortedLog};
 use crate::core::error::{Error, Result};
+use crate::core::interner::sort_interruptibly;
 
 /// The most periods a retention row reaches after its cohort's.
 pub const MAX_RETENTION_PERIODS: i32 = 1000;
@@ -37,38 +38,56 @@ pub struct RetentionCell {
 
 /// Keys by the period of their first cohort event; retained(p) counts those with a
 /// return event in the p-th period after (0 = the cohort's own). Cells past the period of
-/// the last event of all are left out.
+/// `last_ts`, the data's last event (the log may hold only the events named), are left out.
+/// Counts need no order, so the events are read as they came, without the per-key sort.
 pub fn retention(
-    log: &SortedLog,
+    log: &EventLog,
     cohort_event: EventFilter,
     return_event: EventFilter,
     starts: &[i64],
+    last_ts: i64,
     periods: usize,
     interrupt: &mut dyn FnMut(),
 ) -> Vec<RetentionCell> {
-    let Some(last_ts) = log.events.iter().map(|e| e.ts).max() else { return Vec::new() };
     let last = period_index(starts, last_ts);
-    let mut cohorts: BTreeMap<usize, (u64, Vec<u64>)> = BTreeMap::new();
-    for (done, events) in log.by_key().enumerate() {
-        if done % 4096 == 0 {
+    // each key's cohort: the period of its first cohort event
+    let mut first: Vec<Option<i64>> = vec![None; log.key_count()];
+    for (i, event) in log.events().iter().enumerate() {
+        if i % 65_536 == 0 {
             interrupt();
         }
-        let Some(first) = events.iter().find(|e| matches(cohort_event, e.name)) else { continue };
-        let cohort = period_index(starts, first.ts);
-        let (size, retained) = cohorts.entry(cohort).or_insert_with(|| (0, vec![0; periods + 1]));
-        *size += 1;
-        // events come in time order, so each later period is seen after the earlier ones
-        let mut counted = None;
-        for event in events.iter().filter(|e| matches(return_event, e.name)) {
-            let Some(after) = period_index(starts, event.ts).checked_sub(cohort) else { continue };
-            if after > periods {
-                break;
-            }
-            if counted != Some(after) {
-                retained[after] += 1;
-                counted = Some(after);
-            }
+        if matches(cohort_event, event.name) {
+            let slot = &mut first[event.key as usize];
+            *slot = Some(slot.map_or(event.ts, |ts| ts.min(event.ts)));
         }
+    }
+    let cohort_of: Vec<Option<usize>> =
+        first.iter().map(|ts| ts.map(|ts| period_index(starts, ts))).collect();
+    let mut cohorts: BTreeMap<usize, (u64, Vec<u64>)> = BTreeMap::new();
+    for &cohort in cohort_of.iter().flatten() {
+        cohorts.entry(cohort).or_insert_with(|| (0, vec![0; periods + 1])).0 += 1;
+    }
+    interrupt();
+    // (key, periods after its cohort) of every return, then each pair once
+    let mut returns: Vec<(u32, u32)> = Vec::new();
+    for (i, event) in log.events().iter().enumerate() {
+        if i % 65_536 == 0 {
+            interrupt();
+        }
+        let Some(cohort) = cohort_of[event.key as usize] else { continue };
+        if !matches(return_event, event.name) {
+            continue;
+        }
+        match period_index(starts, event.ts).checked_sub(cohort) {
+            Some(after) if after <= periods => returns.push((event.key, after as u32)),
+            _ => {}
+        }
+    }
+    sort_interruptibly(&mut returns, Ord::cmp, interrupt);
+    returns.dedup();
+    for (key, after) in returns {
+        let cohort = cohort_of[key as usize].expect("a return is counted for a key with a cohort");
+        cohorts.get_mut(&cohort).expect("every cohort is counted").1[after as usize] += 1;
     }
     cohorts
         .into_iter()
@@ -128,7 +147,7 @@ pub fn lifecycle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::events::log_of;
+    use crate::core::events::{log_of, unsorted_log_of};
 
     /// Periods of 10 microseconds starting at 0.
     fn starts() -> Vec<i64> {
@@ -137,7 +156,7 @@ mod tests {
 
     #[test]
     fn cohorts_by_first_cohort_event_and_returns_by_period() {
-        let log = log_of(&[
+        let log = unsorted_log_of(&[
             ("a", 1, Some("signup")),
             ("a", 12, Some("buy")),
             ("a", 15, Some("buy")),
@@ -150,7 +169,7 @@ mod tests {
             ("d", 41, Some("visit")),
         ]);
         let (signup, buy) = (log.name_id("signup"), log.name_id("buy"));
-        let cells = retention(&log, Some(signup), Some(buy), &starts(), 3, &mut || ());
+        let cells = retention(&log, Some(signup), Some(buy), &starts(), 41, 3, &mut || ());
         let seen: Vec<(usize, u64, usize, u64)> =
             cells.iter().map(|c| (c.cohort, c.cohort_size, c.period, c.retained)).collect();
         assert_eq!(
@@ -167,13 +186,13 @@ mod tests {
             ]
         );
         // any event starts a cohort and counts as a return: period 0 holds the whole cohort
-        let cells = retention(&log, None, None, &starts(), 2, &mut || ());
+        let cells = retention(&log, None, None, &starts(), 41, 2, &mut || ());
         assert!(cells.iter().filter(|c| c.period == 0).all(|c| c.retained == c.cohort_size));
         let d = cells.iter().find(|c| c.cohort == 4).unwrap();
         assert_eq!((d.cohort_size, d.period, d.retained), (1, 0, 1));
         assert_eq!(cells.iter().filter(|c| c.cohort == 4).count(), 1);
         // a cohort event no row has: no cohorts
-        assert!(retention(&log, Some(None), None, &starts(), 2, &mut || ()).is_empty());
+        assert!(retention(&log, Some(None), None, &starts(), 41, 2, &mut || ()).is_empty());
     }
 
     #[test]
