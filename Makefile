@@ -36,7 +36,7 @@ SCALE ?= medium
 # The benchmark cluster's settings (printed by the runner and recorded in docs/benchmarks.md).
 BENCH_SERVER_OPTIONS := -c shared_buffers=2GB -c work_mem=64MB -c max_parallel_workers_per_gather=2
 
-.PHONY: setup test lint unit-test pg-test regress out-of-memory attack cancel-latency demo install-debug install-release bench
+.PHONY: setup test lint unit-test pg-test regress out-of-memory upgrade-test attack cancel-latency demo install-debug install-release bench
 
 setup:
 	@missing=""; \
@@ -59,7 +59,7 @@ setup:
 
 # All layers, fast ones first; any failure fails the target.
 test: setup
-	@$(MAKE) --no-print-directory lint unit-test pg-test regress out-of-memory
+	@$(MAKE) --no-print-directory lint unit-test pg-test regress out-of-memory upgrade-test
 
 # 0. Formatting and clippy (the tests included), warnings as errors.
 lint:
@@ -97,7 +97,7 @@ regress: install-debug
 	status=0; \
 	$$($(PG_CONFIG) --pkglibdir)/pgxs/src/test/regress/pg_regress \
 	    --host="$$socket" --port="$$port" --user=postgres --dbname=pg_marketing_regress \
-	    --inputdir=tests/pg_regress --outputdir=target/regress $$tests \
+	    --load-extension=pg_marketing --inputdir=tests/pg_regress --outputdir=target/regress $$tests \
 	    > target/regress/run.log 2>&1 || status=$$?; \
 	cat target/regress/run.log; \
 	if [ $$status -ne 0 ] && [ -f target/regress/regression.diffs ]; then cat target/regress/regression.diffs; fi; \
@@ -112,6 +112,12 @@ regress: install-debug
 out-of-memory: install-debug
 	@echo "== out of memory"
 	@CLUSTERS=$(CLUSTERS) tests/out_of_memory.sh
+
+# 5. Upgrades: 0.1.0 built from its tag, objects that depend on it, the current version over it,
+#    ALTER EXTENSION UPDATE, the catalog against a fresh install, pg_regress (tests/upgrade.sh).
+upgrade-test: install-debug
+	@echo "== upgrade"
+	@CLUSTERS=$(CLUSTERS) PG_CONFIG=$(PG_CONFIG) INSTALL_FLAGS="$(if $(SUDO),--sudo)" tests/upgrade.sh
 
 # The attack suite alone, for DURATION seconds, on a release build in a cluster of its own
 # (docs/reliability.md): `make attack DURATION=1800`.

@@ -151,7 +151,7 @@ def psql(args, database: str, script: str, check: bool = False) -> str:
 def load_data(args):
     settings = "".join(f"ALTER DATABASE {DATA} SET {s};\n" for s in DATABASE_SETTINGS)
     psql(args, "postgres", f"DROP DATABASE IF EXISTS {DATA};\nCREATE DATABASE {DATA};\n{settings}", check=True)
-    psql(args, DATA, "\\set ECHO none\n" + (REPO / "tests/pg_regress/sql/00_setup.sql").read_text(), check=True)
+    psql(args, DATA, "CREATE EXTENSION pg_marketing;\n\\set ECHO none\n" + (REPO / "tests/pg_regress/sql/00_setup.sql").read_text(), check=True)
 
 
 def run_page(args, path: Path, cases) -> list:

@@ -1,6 +1,6 @@
 -- The data every other session uses: the demo data set at 2,000 customers (bench/generate.sql,
--- seed 42) and the CDNOW sample (tests/data). pg_regress runs from the repository root.
-CREATE EXTENSION pg_marketing;
+-- seed 42) and the CDNOW sample (tests/data). pg_regress runs from the repository root and
+-- creates the extension (--load-extension); the upgrade test runs it in an upgraded database.
 \set ECHO none
 \set customers 2000
 \set seed 42
