@@ -30,13 +30,17 @@ ATTACK_SECONDS ?= 45
 DURATION ?= 1800
 SEED ?= 1
 
+# The PGXN meta spec validator for META.json (make package), built into target/tools.
+PGXN_META_VERSION := 0.7.0
+PGXN_META := $(CURDIR)/target/tools/bin/pgxn_meta
+
 BENCH_DATA ?= $(CLUSTERS)/bench
 BENCH_PORT ?= 5498
 SCALE ?= medium
 # The benchmark cluster's settings (printed by the runner and recorded in docs/benchmarks.md).
 BENCH_SERVER_OPTIONS := -c shared_buffers=2GB -c work_mem=64MB -c max_parallel_workers_per_gather=2
 
-.PHONY: setup test lint unit-test pg-test regress out-of-memory upgrade-test attack cancel-latency demo install-debug install-release bench
+.PHONY: setup test lint unit-test pg-test regress out-of-memory upgrade-test package package-test attack cancel-latency demo install-debug install-release bench
 
 setup:
 	@missing=""; \
@@ -59,7 +63,7 @@ setup:
 
 # All layers, fast ones first; any failure fails the target.
 test: setup
-	@$(MAKE) --no-print-directory lint unit-test pg-test regress out-of-memory upgrade-test
+	@$(MAKE) --no-print-directory lint unit-test pg-test regress out-of-memory upgrade-test package-test
 
 # 0. Formatting and clippy (the tests included), warnings as errors.
 lint:
@@ -118,6 +122,21 @@ out-of-memory: install-debug
 upgrade-test: install-debug
 	@echo "== upgrade"
 	@CLUSTERS=$(CLUSTERS) PG_CONFIG=$(PG_CONFIG) INSTALL_FLAGS="$(if $(SUDO),--sudo)" tests/upgrade.sh
+
+# 6. The Debian package installs and works: make package, then dpkg -i, dpkg --verify,
+#    CREATE EXTENSION in a fresh cluster and one query of each family (tests/package.sh).
+#    The package is purged afterwards.
+package-test: package
+	@echo "== package"
+	@CLUSTERS=$(CLUSTERS) PG_CONFIG=$(PG_CONFIG) SUDO=$(SUDO) tests/package.sh
+
+# target/package/postgresql-15-pg-marketing_<version>_<arch>.deb from a release build, and
+# META.json validated against the PGXN meta spec (packaging/deb.sh).
+package: setup $(PGXN_META)
+	@PG_CONFIG=$(PG_CONFIG) PG_MAJOR=$(PG_MAJOR) PGXN_META=$(PGXN_META) packaging/deb.sh
+
+$(PGXN_META):
+	cargo install pgxn_meta --version $(PGXN_META_VERSION) --locked --root $(CURDIR)/target/tools
 
 # The attack suite alone, for DURATION seconds, on a release build in a cluster of its own
 # (docs/reliability.md): `make attack DURATION=1800`.

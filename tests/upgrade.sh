@@ -4,7 +4,8 @@
 #   2. in a cluster of its own, CREATE EXTENSION pg_marketing VERSION '0.1.0' in a database
 #      of objects that depend on it (tests/upgrade/before.sql) and in an empty one;
 #   3. the current version installed over it, ALTER EXTENSION pg_marketing UPDATE in both;
-#   4. the dependent objects answer as under 0.1.0 (tests/upgrade/after.sql), the upgraded
+#   4. the dependent objects answer as under 0.1.0 (tests/upgrade/after.sql), before the
+#      UPDATE (the old catalog on the new library) and after it; the upgraded
 #      catalog equals a fresh install's (tests/upgrade/catalog.sql), and the whole pg_regress
 #      suite passes in the upgraded empty database.
 # Needs CLUSTERS and PG_CONFIG (the Makefile exports them); INSTALL_FLAGS go to cargo pgrx
@@ -76,6 +77,8 @@ done
 
 echo "upgrade: installing $to_version over it, ALTER EXTENSION pg_marketing UPDATE"
 cargo pgrx install --pg-config "$PG_CONFIG" ${INSTALL_FLAGS:-} 2>&1 | tail -n 1
+# Between the install and the UPDATE, 0.1.0's catalog runs on the new library: it must answer too.
+"${psql[@]}" -d upgrade_objects -f tests/upgrade/after.sql
 for db in upgrade_objects $regress_db; do
     "${psql[@]}" -d $db -c "ALTER EXTENSION pg_marketing UPDATE TO '$to_version'"
 done

@@ -1,6 +1,6 @@
--- Run after ALTER EXTENSION pg_marketing UPDATE in the database before.sql set up: the
--- version is the new one, every view still answers, the stored models still score, and
--- every answer equals what 0.1.0 gave (answers_before). Any difference fails the test.
+-- Run in the database before.sql set up once the new library is installed, before and after
+-- ALTER EXTENSION pg_marketing UPDATE: every view still answers, the stored models still
+-- score, and every answer equals what 0.1.0 gave (answers_before). Any difference fails.
 \set ON_ERROR_STOP 1
 SELECT extversion FROM pg_extension WHERE extname = 'pg_marketing';
 SELECT source, count(*) AS rows FROM answers GROUP BY source ORDER BY source;
