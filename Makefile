@@ -71,11 +71,11 @@ lint:
 	cargo fmt --check
 	cargo clippy --features pg15 --tests -- -D warnings
 
-# 1. Core unit tests: the plain #[test]s of src/core and src/input.rs.
+# 1. Core unit tests: the plain #[test]s of src/core, src/input.rs and src/memory.rs.
 unit-test:
 	@echo "== core unit tests"
 	@mkdir -p target
-	cargo test --lib --features pg15 -- core:: input:: 2>&1 | tee target/unit-test.log
+	cargo test --lib --features pg15 -- core:: input:: memory:: 2>&1 | tee target/unit-test.log
 	@grep -E '^test result' target/unit-test.log | head -n 1
 
 # 2. #[pg_test]s inside a temporary cluster that cargo-pgrx starts as postgres.

@@ -14,6 +14,7 @@ fn code(kind: ErrorKind) -> PgSqlErrorCode {
         ErrorKind::ProgramLimit => PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
         ErrorKind::Syntax => PgSqlErrorCode::ERRCODE_SYNTAX_ERROR,
         ErrorKind::DatetimeOverflow => PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
+        ErrorKind::OutOfMemory => PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
     }
 }
 
@@ -59,6 +60,7 @@ mod tests {
             ErrorKind::ProgramLimit,
             ErrorKind::Syntax,
             ErrorKind::DatetimeOverflow,
+            ErrorKind::OutOfMemory,
         ] {
             assert_eq!(unpacked(code(kind)), kind.sqlstate(), "{kind:?}");
         }

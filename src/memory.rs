@@ -17,15 +17,17 @@
 //!   the nearest Postgres handler. The Rust frames it skips run no destructors, so what
 //!   they held stays allocated until the backend exits; the server keeps running. The
 //!   backend's thread first waits for any worker threads to finish their work, since they
-//!   borrow the frames the longjmp leaves. Worker
-//!   threads (k-means passes) cannot raise, and abort as Rust does by default; they only
-//!   allocate per-block partial sums.
+//!   borrow the frames the longjmp leaves. Worker threads (k-means passes) cannot raise:
+//!   one whose allocation fails gives the out-of-memory reserve back to the system and
+//!   tries again, and the backend's thread raises 53200 at its next check (unwinding, so
+//!   the call's memory is freed). Only if that retry fails too does the worker abort, as
+//!   Rust does by default; they allocate only per-block partial sums.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 #[cfg(not(test))]
 use std::ffi::{c_char, c_int};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use crate::error::{Error, ErrorKind};
 
@@ -36,17 +38,22 @@ static ALLOCATOR: Counting = Counting;
 
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
 
+/// Set when a worker thread's allocation failed and was served only after giving up the
+/// reserve; the backend's thread raises 53200 at its next check.
+static WORKER_RAN_SHORT: AtomicBool = AtomicBool::new(false);
+
 // SAFETY: every method forwards to the system allocator with the same layout and only
-// adds bookkeeping; a null result either raises (never returns) or is passed on.
+// adds bookkeeping; a null result either raises (never returns), is retried once with the
+// same arguments, or is passed on.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let pointer = System.alloc(layout);
-        allocated(pointer, layout.size())
+        let system = || if refused() { std::ptr::null_mut() } else { System.alloc(layout) };
+        allocated(system, layout.size())
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let pointer = System.alloc_zeroed(layout);
-        allocated(pointer, layout.size())
+        let system = || if refused() { std::ptr::null_mut() } else { System.alloc_zeroed(layout) };
+        allocated(system, layout.size())
     }
 
     unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
@@ -55,25 +62,51 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let moved = System.realloc(pointer, layout, new_size);
-        if moved.is_null() {
-            out_of_memory(new_size);
-            return moved;
+        // A failed realloc leaves the block where it was, so it can be tried again.
+        let system =
+            || if refused() { std::ptr::null_mut() } else { System.realloc(pointer, layout, new_size) };
+        let moved = allocated(system, new_size);
+        if !moved.is_null() {
+            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
         }
-        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
-        IN_USE.fetch_add(new_size, Ordering::Relaxed);
         moved
     }
 }
 
+/// Runs the system allocation, handling a failure, and counts what it got.
 #[inline]
-fn allocated(pointer: *mut u8, size: usize) -> *mut u8 {
+fn allocated(system: impl Fn() -> *mut u8, size: usize) -> *mut u8 {
+    let mut pointer = system();
     if pointer.is_null() {
         out_of_memory(size);
-    } else {
+        // only a worker thread gets here: with the reserve given back, once more
+        pointer = system();
+    }
+    if !pointer.is_null() {
         IN_USE.fetch_add(size, Ordering::Relaxed);
     }
     pointer
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many of this thread's next system allocations the tests make fail.
+    static REFUSALS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether a test has this allocation fail (never outside the unit tests).
+#[inline]
+fn refused() -> bool {
+    #[cfg(test)]
+    {
+        REFUSALS.with(|left| {
+            let n = left.get();
+            left.set(n.saturating_sub(1));
+            n > 0
+        })
+    }
+    #[cfg(not(test))]
+    false
 }
 
 // Postgres' error reporting, declared here rather than taken from pg_sys: pgrx wraps its
@@ -88,8 +121,9 @@ extern "C" {
     fn errfinish(filename: *const c_char, lineno: c_int, funcname: *const c_char);
 }
 
-/// Raises ERROR 53200 on the backend's thread (does not return); on a worker thread
-/// returns, and the caller's null result aborts as Rust's default does.
+/// Raises ERROR 53200 on the backend's thread (does not return). On a worker thread,
+/// which cannot raise, gives the reserve back to the system and returns for one more try,
+/// leaving the ERROR to the backend's thread.
 #[cold]
 fn out_of_memory(size: usize) {
     // SAFETY: gettid and getpid only read; the backend's thread is the process' first,
@@ -104,6 +138,9 @@ fn out_of_memory(size: usize) {
         // memory too.
         release_reserve();
         raise_out_of_memory(size);
+    } else {
+        release_reserve();
+        WORKER_RAN_SHORT.store(true, Ordering::Release);
     }
 }
 
@@ -181,8 +218,16 @@ fn held_by_statement() -> usize {
     })
 }
 
-/// Raises 54000 when the current statement holds more than pg_marketing.memory_budget.
+/// Raises 53200 when a worker thread ran short of memory since the last check, and 54000
+/// when the current statement holds more than pg_marketing.memory_budget.
 pub fn check() {
+    if WORKER_RAN_SHORT.swap(false, Ordering::AcqRel) {
+        Error::new(ErrorKind::OutOfMemory, "out of memory in pg_marketing (a worker thread's request failed)")
+            .with_hint(
+                "Lower pg_marketing.memory_budget so that calls stop before the server runs short, or give the query less data.",
+            )
+            .raise();
+    }
     let budget = crate::memory_budget_bytes();
     let held = held_by_statement();
     if held > budget {
@@ -206,6 +251,34 @@ pub fn check() {
 /// first row, so that what a call holds counts from its start. Takes the out-of-memory
 /// reserve again if an error used it.
 pub fn start_counting() {
+    // a shortage of an earlier statement's workers is not this one's
+    WORKER_RAN_SHORT.store(false, Ordering::Release);
     take_reserve();
     held_by_statement();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The unit tests run on the harness' threads, never the process' first: to the
+    // allocator they are worker threads.
+    #[test]
+    fn a_worker_whose_allocation_is_refused_gives_the_reserve_back_and_the_next_check_raises() {
+        take_reserve();
+        assert!(!RESERVE.load(Ordering::Relaxed).is_null());
+        REFUSALS.with(|left| left.set(1));
+        let served: Vec<u64> = Vec::with_capacity(1000);
+        assert_eq!(served.capacity(), 1000, "the retry after giving the reserve back is served");
+        assert!(RESERVE.load(Ordering::Relaxed).is_null(), "the reserve went back to the system");
+        assert!(WORKER_RAN_SHORT.swap(false, Ordering::AcqRel), "the backend's next check raises 53200");
+
+        // refused twice, the allocation fails: Vec's fallible reserve shows the null result
+        REFUSALS.with(|left| left.set(2));
+        let mut refused: Vec<u64> = Vec::new();
+        assert!(refused.try_reserve(1000).is_err());
+        REFUSALS.with(|left| left.set(0));
+        WORKER_RAN_SHORT.store(false, Ordering::Release);
+        take_reserve();
+    }
 }

@@ -17,6 +17,8 @@ pub enum ErrorKind {
     Syntax,
     /// 22008: date or time arithmetic would leave the timestamptz range.
     DatetimeOverflow,
+    /// 53200: the system refused memory (raised by the SQL layer's allocator, never the core).
+    OutOfMemory,
 }
 
 impl ErrorKind {
@@ -28,6 +30,7 @@ impl ErrorKind {
             ErrorKind::ProgramLimit => "54000",
             ErrorKind::Syntax => "42601",
             ErrorKind::DatetimeOverflow => "22008",
+            ErrorKind::OutOfMemory => "53200",
         }
     }
 }
