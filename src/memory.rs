@@ -235,8 +235,8 @@ pub fn check() {
             ErrorKind::ProgramLimit,
             format!(
                 "pg_marketing needs more than pg_marketing.memory_budget ({} MB) for this statement ({} MB held)",
-                budget / (1024 * 1024),
-                held / (1024 * 1024)
+                budget / MB,
+                held / MB
             ),
         )
         .with_hint(
@@ -246,6 +246,28 @@ pub fn check() {
         .raise();
     }
 }
+
+/// Raises 54000 before a step that will allocate about `bytes` at once when that would take
+/// the statement past pg_marketing.memory_budget; `fewer` says what the caller can reduce.
+pub fn require(bytes: usize, step: &str, fewer: &str) {
+    let budget = crate::memory_budget_bytes();
+    let held = held_by_statement();
+    if held.saturating_add(bytes) > budget {
+        Error::new(
+            ErrorKind::ProgramLimit,
+            format!(
+                "{step} needs about {} MB more, beyond pg_marketing.memory_budget ({} MB; {} MB held)",
+                bytes.div_ceil(MB),
+                budget / MB,
+                held / MB
+            ),
+        )
+        .with_hint(format!("{fewer}; or ask the DBA to raise pg_marketing.memory_budget"))
+        .raise();
+    }
+}
+
+const MB: usize = 1024 * 1024;
 
 /// Starts the statement's count here, if nothing did before: input calls it before the
 /// first row, so that what a call holds counts from its start. Takes the out-of-memory

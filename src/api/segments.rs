@@ -146,6 +146,7 @@ fn fit_options(
 
 fn fit(features: Option<&str>, options: &FitOptions) -> (Vec<String>, clustering::Fitted) {
     let Features { keys, names, data } = read_features(required(features, "features"));
+    require_working_memory(options, data.nrows(), data.ncols());
     let started = std::time::Instant::now();
     let fitted = clustering::fit(data, names, options, &mut interrupt).or_raise();
     // the fit alone, without reading the rows: what bench/run.py compares with scikit-learn
@@ -157,6 +158,17 @@ fn fit(features: Option<&str>, options: &FitOptions) -> (Vec<String>, clustering
         );
     }
     (keys, fitted)
+}
+
+/// Refuses with 54000, before fitting, a fit whose working memory would not fit the budget.
+fn require_working_memory(options: &FitOptions, rows: usize, d: usize) {
+    // a k out of bounds is the caller's 22023, not a matter of memory
+    options.check(rows).or_raise();
+    crate::memory::require(
+        options.working_bytes(rows, d),
+        &format!("a fit of k = {} on {rows} rows of {d} features", options.k),
+        "choose a smaller k, fewer features or a sample of the rows",
+    );
 }
 
 /// Fits k segments and returns the model.
@@ -315,6 +327,9 @@ fn kmeans_choose_k(
     };
     let (k_min, k_max) = (bound(k_min, "k_min"), bound(k_max, "k_max"));
     let Features { names, data, .. } = read_features(required(features, "features"));
+    // the largest k fitted needs the most
+    let largest = FitOptions { k: k_max.min(data.nrows()).min(clustering::MAX_K), ..options.clone() };
+    require_working_memory(&largest, data.nrows(), data.ncols());
     let choices = clustering::choose_k(data, &names, &options, k_min, k_max, &mut interrupt).or_raise();
     TableIterator::new(choices.into_iter().map(|c| (c.k as i32, c.inertia, c.silhouette, c.best)))
 }
@@ -491,5 +506,28 @@ mod tests {
             error_of("SELECT kmeans_fit('SELECT i, i, i FROM generate_series(1, 1000000) i', 2)").unwrap();
         assert_eq!(state, "54000");
         assert!(message.contains("memory_budget"), "{message}");
+    }
+
+    /// The silhouette step of k = 1,000 on 10,000 rows holds 720 MB at once: the fit is
+    /// refused before it starts, naming k, not after the seeding and Lloyd's passes.
+    #[pg_test]
+    fn a_fit_whose_working_memory_exceeds_the_budget_is_refused_before_it_starts() {
+        Spi::run("SET pg_marketing.memory_budget = '256MB'").unwrap();
+        let rows = "'SELECT i, i % 97, i % 89 FROM generate_series(1, 10000) i'";
+        for call in [
+            format!("SELECT kmeans_fit({rows}, 1000)"),
+            format!("SELECT * FROM kmeans_segment({rows}, 1000)"),
+            format!("SELECT * FROM kmeans_choose_k({rows}, k_min => 999, k_max => 1000)"),
+        ] {
+            let (state, message) = error_of(&call).unwrap();
+            assert_eq!(state, "54000", "{call}");
+            assert!(
+                message.contains("a fit of k = 1000 on 10000 rows of 2 features needs about"),
+                "{message}"
+            );
+        }
+        // a k out of bounds stays the argument's error
+        assert_eq!(sqlstate_of(&format!("SELECT kmeans_fit({rows}, 100000)")).as_deref(), Some("22023"));
+        Spi::run("RESET pg_marketing.memory_budget").unwrap();
     }
 }

@@ -251,6 +251,31 @@ impl FitOptions {
         }
         Ok(())
     }
+
+    /// An upper estimate of the bytes a fit of `rows` rows of `d` features allocates beyond
+    /// the rows themselves, most of it at once: per-row seeding distances, scores and labels;
+    /// per-block sums (for the mixture a covariance per component and block); and the
+    /// silhouette's totals, a row by k table per part of its pair loop. A caller compares it
+    /// with the memory budget before fitting, since the silhouette step alone can take
+    /// hundreds of MB between two checks (k 1,000 on 10,000 rows: 720 MB).
+    pub fn working_bytes(&self, rows: usize, d: usize) -> usize {
+        const F64: usize = std::mem::size_of::<f64>();
+        let (k, d) = (self.k, d.max(1));
+        let trials = 2 + (k as f64).ln() as usize;
+        let per_row = F64.saturating_mul(8 + trials);
+        let per_block = match self.algorithm {
+            Algorithm::Kmeans => k.saturating_mul(d.saturating_add(1)),
+            Algorithm::Gmm => k.saturating_mul(d.saturating_mul(d).saturating_add(d).saturating_add(1)),
+        }
+        .saturating_mul(F64);
+        let sample = rows.min(SILHOUETTE_SAMPLE);
+        let silhouette = sample
+            .saturating_mul(k.saturating_mul(SILHOUETTE_PARTS + 1).saturating_add(d))
+            .saturating_mul(F64);
+        rows.saturating_mul(per_row)
+            .saturating_add(rows.div_ceil(parallel::BLOCK_ROWS).saturating_mul(per_block))
+            .saturating_add(silhouette)
+    }
 }
 
 /// A Gaussian mixture's components beyond their means, in scaled space.
@@ -1077,6 +1102,18 @@ mod tests {
         let shuffled =
             rows_in_key_order(keys(&["c", "b", "a", "b"]), vec![3.0, 3.0, 2.0, 9.0, 1.0, 1.0, 2.0, 0.0], 2);
         assert_eq!(shuffled, sorted, "keys in byte order, the repeated key 'b' by its values");
+    }
+
+    /// The silhouette's tables, counted by hand: 8 parts and the sum, each 10,000 rows by
+    /// 1,000 segments of 8 bytes, are 720 MB; the estimate covers them and, on sizes no
+    /// machine holds, saturates instead of wrapping.
+    #[test]
+    fn the_working_memory_estimate_covers_the_silhouette_and_saturates() {
+        let estimate = options(1000, ScaleMethod::Zscore).working_bytes(10_000, 2);
+        assert!(estimate >= 9 * 10_000 * 1000 * 8, "{estimate}");
+        assert!(estimate < 800 * 1024 * 1024, "{estimate}");
+        let gmm = FitOptions { algorithm: Algorithm::Gmm, ..options(MAX_K, ScaleMethod::None) };
+        assert_eq!(gmm.working_bytes(usize::MAX, usize::MAX), usize::MAX);
     }
 
     #[test]
