@@ -70,21 +70,29 @@ pub fn money(x: f64) -> f64 {
     (x * scale).round() / scale
 }
 
-/// What a per-customer summary of transactions does: start from one transaction, merge
-/// another summary, tell its latest transaction. RFM's Summary and the lifecycle stages'
-/// purchase history (src/core/states.rs) are two of them.
-pub trait CustomerSummary: Copy {
-    fn new(ts: i64, amount: f64) -> Self;
+/// A summary of one customer's transactions that merges with another of the same
+/// customer, in any order, to the summary of both.
+pub trait Merge: Copy {
     fn merge(&mut self, other: &Self);
+}
+
+/// What a per-customer summary of transactions does besides merging: start from one
+/// transaction, tell its latest transaction. RFM's Summary and the lifecycle stages'
+/// purchase history (src/core/states.rs) are two of them.
+pub trait CustomerSummary: Merge {
+    fn new(ts: i64, amount: f64) -> Self;
     fn last_ts(&self) -> i64;
+}
+
+impl Merge for Summary {
+    fn merge(&mut self, other: &Summary) {
+        Summary::merge(self, other)
+    }
 }
 
 impl CustomerSummary for Summary {
     fn new(ts: i64, amount: f64) -> Summary {
         Summary::new(ts, amount)
-    }
-    fn merge(&mut self, other: &Summary) {
-        Summary::merge(self, other)
     }
     fn last_ts(&self) -> i64 {
         self.last_ts
@@ -93,34 +101,41 @@ impl CustomerSummary for Summary {
 
 /// Summaries per customer key, built from transaction rows.
 pub struct CustomerSummaries<S = Summary> {
-    /// Transactions after this instant are ignored.
+    /// Transactions after this instant are ignored by `add`.
     cutoff: Option<i64>,
     keys: Interner,
     summaries: Vec<Option<S>>,
 }
 
 impl<S: CustomerSummary> CustomerSummaries<S> {
-    pub fn new(cutoff: Option<i64>) -> CustomerSummaries<S> {
-        CustomerSummaries { cutoff, keys: Interner::default(), summaries: Vec::new() }
-    }
-
     pub fn add<'k>(&mut self, key: impl Into<Key<'k>>, ts: i64, amount: f64) {
         if self.cutoff.is_some_and(|cutoff| ts > cutoff) {
             return;
         }
-        let id = self.keys.key_id(key.into()) as usize;
-        if id == self.summaries.len() {
-            self.summaries.push(None);
-        }
-        match &mut self.summaries[id] {
-            Some(summary) => summary.merge(&S::new(ts, amount)),
-            empty => *empty = Some(S::new(ts, amount)),
-        }
+        self.merge(key, S::new(ts, amount));
     }
 
     /// The latest transaction counted, None without any.
     pub fn latest_ts(&self) -> Option<i64> {
         self.summaries.iter().flatten().map(|s| s.last_ts()).max()
+    }
+}
+
+impl<S: Merge> CustomerSummaries<S> {
+    pub fn new(cutoff: Option<i64>) -> CustomerSummaries<S> {
+        CustomerSummaries { cutoff, keys: Interner::default(), summaries: Vec::new() }
+    }
+
+    /// Merges `summary` into the key's.
+    pub fn merge<'k>(&mut self, key: impl Into<Key<'k>>, summary: S) {
+        let id = self.keys.key_id(key.into()) as usize;
+        if id == self.summaries.len() {
+            self.summaries.push(None);
+        }
+        match &mut self.summaries[id] {
+            Some(existing) => existing.merge(&summary),
+            empty => *empty = Some(summary),
+        }
     }
 
     /// Keys and summaries in the byte order of the keys, so output order never

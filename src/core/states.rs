@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 
 use super::decay::{age, weight};
 use super::interner::{Interner, Key};
-use super::rfm::CustomerSummary;
+use super::rfm::{CustomerSummary, Merge};
 use super::stats::{ratio, ExactSum};
 use super::{by_key, positive_duration, MICROS_PER_DAY};
 use crate::core::error::{Error, ErrorKind, Result};
@@ -90,6 +90,12 @@ impl CustomerSummary for PurchaseHistory {
         PurchaseHistory { first_ts: ts, last_ts: ts, previous_ts: None, purchases: 1 }
     }
 
+    fn last_ts(&self) -> i64 {
+        self.last_ts
+    }
+}
+
+impl Merge for PurchaseHistory {
     fn merge(&mut self, other: &PurchaseHistory) {
         let last_ts = self.last_ts.max(other.last_ts);
         self.previous_ts = [Some(self.last_ts), self.previous_ts, Some(other.last_ts), other.previous_ts]
@@ -100,10 +106,6 @@ impl CustomerSummary for PurchaseHistory {
         self.last_ts = last_ts;
         self.first_ts = self.first_ts.min(other.first_ts);
         self.purchases += other.purchases;
-    }
-
-    fn last_ts(&self) -> i64 {
-        self.last_ts
     }
 }
 
