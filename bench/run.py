@@ -1023,6 +1023,48 @@ def journeys_cases() -> list[Case]:
     ]
 
 
+# ---- Propensity (docs/propensity.md) ---------------------------------------------------
+
+FEATURES_AS_OF = "2024-07-01 00:00:00+00"
+
+# purchase_features' columns in SQL: GROUP BY with FILTER for the history, and the customers
+# who bought in the horizon joined on.
+FEATURES_SQL = f"""
+    WITH h AS (
+        SELECT customer_id::text AS customer_key,
+               extract(epoch FROM '{FEATURES_AS_OF}'::timestamptz - max(ts))::float8 / 86400 AS recency_days,
+               count(*) AS frequency, (sum(amount) / count(*))::float8 AS monetary_mean,
+               sum(amount)::float8 AS monetary_total,
+               extract(epoch FROM '{FEATURES_AS_OF}'::timestamptz - min(ts))::float8 / 86400 AS tenure_days,
+               CASE WHEN count(*) > 1
+                    THEN extract(epoch FROM max(ts) - min(ts))::float8 / 86400 / (count(*) - 1) END AS mean_days_between,
+               count(*) FILTER (WHERE ts >= '{FEATURES_AS_OF}'::timestamptz - interval '2160 hours') AS purchases_last_90d,
+               coalesce(sum(amount) FILTER (WHERE ts >= '{FEATURES_AS_OF}'::timestamptz - interval '2160 hours'), 0)::float8
+                   AS amount_last_90d
+        FROM orders WHERE ts < '{FEATURES_AS_OF}' GROUP BY customer_id),
+    bought AS (
+        SELECT DISTINCT customer_id::text AS customer_key FROM orders
+        WHERE ts >= '{FEATURES_AS_OF}' AND ts < '{FEATURES_AS_OF}'::timestamptz + interval '90 days')
+    SELECT h.*, b.customer_key IS NOT NULL AS label FROM h LEFT JOIN bought b USING (customer_key)"""
+
+
+def propensity_cases() -> list[Case]:
+    return [
+        Case(
+            name="purchase_features",
+            ours=f"SELECT * FROM purchase_features('SELECT customer_id, ts, amount FROM orders', '{FEATURES_AS_OF}', '90 days')",
+            peer=FEATURES_SQL,
+            peer_name="SQL (GROUP BY with FILTER, join of the horizon's buyers)",
+            agreement=agreement(
+                ["customer_key"],
+                ["recency_days", "monetary_mean", "monetary_total", "tenure_days", "mean_days_between",
+                 "amount_last_90d"],
+                ["frequency", "purchases_last_90d", "label"]),
+            target="no slower than the hand-written SQL it replaces (issue 18)",
+        ),
+    ]
+
+
 def all_cases(args) -> list[Case]:
     cases = [attribution_case(model) for model in RULE_CREDITS]
     cases.append(touchpoints_case())
@@ -1034,6 +1076,7 @@ def all_cases(args) -> list[Case]:
     cases.append(segment_roi_case())
     cases += states_cases(as_of(args))
     cases += journeys_cases()
+    cases += propensity_cases()
     return [c for c in cases if not args.only or re.search(args.only, c.name)]
 
 

@@ -167,3 +167,11 @@ SELECT cohort_start::date AS cohort, cohort_size, period, round(rate::numeric, 3
 FROM retention('events', cohort_event => 'page_view', return_event => 'page_view', period => 'week', periods => 3)
 WHERE cohort_start < '2024-01-22'
 ORDER BY cohort_start, period;
+
+\echo '== Propensity (docs/propensity.md): the training rows of a repurchase model at 2024-07-01,'
+\echo '   those who bought in the next 90 days against those who did not'
+SELECT label, count(*) AS customers, round(avg(recency_days)::numeric, 1) AS recency,
+       round(avg(frequency), 2) AS frequency, round(avg(purchases_last_90d), 2) AS last_90d,
+       round(avg(monetary_mean)::numeric, 2) AS mean
+FROM purchase_features('orders', '2024-07-01', '90 days')
+GROUP BY label ORDER BY label;

@@ -61,6 +61,8 @@ COMMENT ON FUNCTION path_summary(events text, max_steps integer, start_event tex
     'The most common paths of event names and the keys that took them (see docs/journeys.md)';
 COMMENT ON FUNCTION path_transitions(events text, max_steps integer, start_event text, session_gap interval, collapse_repeats boolean) IS
     'Keys going from one event to the next at each step of their paths, for Sankey diagrams (see docs/journeys.md)';
+COMMENT ON FUNCTION purchase_features(transactions text, as_of timestamp with time zone, horizon interval) IS
+    'Per customer, features from the transactions before as_of and whether they bought in the horizon after it: the training rows of a repurchase or churn model (see docs/propensity.md)';
 COMMENT ON FUNCTION retention(events text, cohort_event text, return_event text, period text, periods integer) IS
     'Cohorts by the period of their first cohort event and the share returning in each later period (see docs/journeys.md)';
 COMMENT ON FUNCTION rfm_score(transactions text, as_of timestamp with time zone, bins integer, monetary text, segment_map text, r_edges double precision[], f_edges double precision[], m_edges double precision[]) IS

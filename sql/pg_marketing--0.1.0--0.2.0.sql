@@ -3,9 +3,10 @@
 -- Written by hand from the two install scripts (pgrx writes only those): every function,
 -- aggregate and type of 0.1.0 keeps its signature and its C symbol in 0.2.0, so nothing is
 -- dropped or replaced and views, tables and models that depend on 0.1.0's objects survive.
--- 0.2.0 adds the states and journeys families and a COMMENT on every object. The upgrade
--- test (tests/upgrade.sh, in make test) fails when an upgraded database's catalog differs
--- from a fresh 0.2.0 install's, so a function added to 0.2.0 must be added here too.
+-- 0.2.0 adds the states and journeys families, purchase_features and a COMMENT on every
+-- object. The upgrade test (tests/upgrade.sh, in make test) fails when an upgraded
+-- database's catalog differs from a fresh 0.2.0 install's, so a function added to 0.2.0
+-- must be added here too.
 
 \echo Use "ALTER EXTENSION pg_marketing UPDATE TO '0.2.0'" to load this file. \quit
 
@@ -222,6 +223,26 @@ VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'segment_migration_wrapper';
 
+CREATE FUNCTION "purchase_features"(
+	"transactions" TEXT,
+	"as_of" timestamp with time zone,
+	"horizon" interval DEFAULT NULL
+) RETURNS TABLE (
+	"customer_key" TEXT,
+	"recency_days" double precision,
+	"frequency" bigint,
+	"monetary_mean" double precision,
+	"monetary_total" double precision,
+	"tenure_days" double precision,
+	"mean_days_between" double precision,
+	"purchases_last_90d" bigint,
+	"amount_last_90d" double precision,
+	"label" bool
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'purchase_features_wrapper';
+
 CREATE FUNCTION "sessions"(
 	"events" TEXT,
 	"gap" interval DEFAULT '30 minutes'
@@ -372,6 +393,8 @@ COMMENT ON FUNCTION path_summary(events text, max_steps integer, start_event tex
     'The most common paths of event names and the keys that took them (see docs/journeys.md)';
 COMMENT ON FUNCTION path_transitions(events text, max_steps integer, start_event text, session_gap interval, collapse_repeats boolean) IS
     'Keys going from one event to the next at each step of their paths, for Sankey diagrams (see docs/journeys.md)';
+COMMENT ON FUNCTION purchase_features(transactions text, as_of timestamp with time zone, horizon interval) IS
+    'Per customer, features from the transactions before as_of and whether they bought in the horizon after it: the training rows of a repurchase or churn model (see docs/propensity.md)';
 COMMENT ON FUNCTION retention(events text, cohort_event text, return_event text, period text, periods integer) IS
     'Cohorts by the period of their first cohort event and the share returning in each later period (see docs/journeys.md)';
 COMMENT ON FUNCTION rfm_score(transactions text, as_of timestamp with time zone, bins integer, monetary text, segment_map text, r_edges double precision[], f_edges double precision[], m_edges double precision[]) IS

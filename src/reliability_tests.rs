@@ -154,7 +154,7 @@ mod tests {
     }
 
     #[pg_test]
-    fn the_memory_budget_stops_each_states_function() {
+    fn the_memory_budget_stops_each_states_and_propensity_function() {
         // work_mem large enough that hash aggregation keeps every group's state in memory
         // instead of spilling (which bounds it too)
         Spi::run("SET pg_marketing.memory_budget = '8MB'; SET LOCAL work_mem = '1GB'").unwrap();
@@ -168,6 +168,7 @@ mod tests {
             "SELECT count(*) FROM segment_migration('SELECT i, ''a'' FROM generate_series(1, 1000000) i', 'SELECT 1, ''a''')"
                 .to_string(),
             format!("SELECT count(*) FROM channel_preference('{touches}')"),
+            format!("SELECT count(*) FROM purchase_features('{customers}', '2030-01-01')"),
             "SELECT count(d) FROM (SELECT decayed_activity(now(), 1, '1 day', now()) AS d FROM generate_series(1, 1000000) i GROUP BY i) s"
                 .to_string(),
         ] {
@@ -263,6 +264,7 @@ mod tests {
             "path_transitions('SELECT * FROM tp ORDER BY {o}', 3, session_gap => '2 days')",
             "retention('SELECT * FROM tp ORDER BY {o}', 'email', 'search', 'week', 4)",
             "lifecycle('SELECT * FROM tp ORDER BY {o}', 'week')",
+            "purchase_features('SELECT k, ts, v FROM cv ORDER BY {o}', '2024-02-15', '10 days')",
             "(SELECT k, window_funnel('3 days', ts, ARRAY[ch = 'email', ch = 'search'], 'strict_order')
               FROM (SELECT * FROM tp ORDER BY {o}) s GROUP BY k)",
         ] {

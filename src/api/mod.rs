@@ -9,6 +9,7 @@ mod attribution;
 mod clv;
 mod events;
 mod model_cache;
+mod propensity;
 mod rfm;
 mod roi;
 mod segments;

@@ -12,6 +12,7 @@ pub mod mixture;
 pub mod parallel;
 #[cfg(test)]
 mod parser_properties;
+pub mod propensity;
 pub mod rfm;
 pub mod roi;
 pub mod states;

@@ -65,3 +65,11 @@ FROM (SELECT user_id, window_funnel('1 day', ts, ARRAY[event = 'view', event = '
                    (1, '2024-01-01 12:00', 'buy'), (2, '2024-01-01 10:00', 'view'),
                    (2, '2024-01-01 11:00', 'cart'), (2, '2024-01-03 10:00', 'buy')) e(user_id, ts, event)
       GROUP BY user_id) f;
+
+-- Propensity (docs/propensity.md): orders 30 and 10 days before as_of (of 10 and 20), one 5
+-- days after it within the 30-day horizon: recency 10, frequency 2, mean 15, 20 days between,
+-- both within the last 90 days, label true.
+SELECT pg_temp.expect('propensity', recency_days = 10 AND frequency = 2 AND monetary_mean = 15
+                                    AND mean_days_between = 20 AND purchases_last_90d = 2 AND label)
+FROM purchase_features($$VALUES (1, timestamptz '2024-06-01', 10.0), (1, '2024-06-21', 20.0),
+                                (1, '2024-07-06', 99.0)$$, '2024-07-01', '30 days');

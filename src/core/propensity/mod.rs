@@ -1,0 +1,3 @@
+//! Propensity: who will buy (or leave) next. Definitions: docs/propensity.md.
+
+pub mod features;
