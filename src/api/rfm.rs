@@ -367,17 +367,8 @@ extension_sql!(
     name = "rfm_customer_summary_type",
 );
 
-extension_sql!(
-    "CREATE AGGREGATE rfm_summary(ts timestamptz, amount float8, as_of timestamptz) (
-         sfunc = rfm_summary_transition,
-         stype = internal,
-         finalfunc = rfm_summary_final,
-         combinefunc = rfm_summary_combine,
-         serialfunc = rfm_summary_serialize,
-         deserialfunc = rfm_summary_deserialize,
-         parallel = safe);
-     COMMENT ON AGGREGATE rfm_summary(timestamptz, float8, timestamptz) IS
-         'RFM summary of one customer''s transactions up to as_of (see docs/rfm.md)';",
+pgrx::extension_sql_file!(
+    "../../sql/aggregates/rfm_summary.sql",
     name = "rfm_summary_aggregate",
     requires = [
         rfm_summary_transition,

@@ -394,17 +394,8 @@ extension_sql!(
     name = "decayed_activity_summary_type",
 );
 
-extension_sql!(
-    "CREATE AGGREGATE decayed_activity(ts timestamptz, amount float8, half_life interval, as_of timestamptz) (
-         sfunc = decayed_activity_transition,
-         stype = internal,
-         finalfunc = decayed_activity_final,
-         combinefunc = decayed_activity_combine,
-         serialfunc = decayed_activity_serialize,
-         deserialfunc = decayed_activity_deserialize,
-         parallel = safe);
-     COMMENT ON AGGREGATE decayed_activity(timestamptz, float8, interval, timestamptz) IS
-         'Sum of 2^(-(as_of - ts) / half_life) over a group''s events up to as_of, and of amount so weighted (see docs/states.md)';",
+pgrx::extension_sql_file!(
+    "../../sql/aggregates/decayed_activity.sql",
     name = "decayed_activity_aggregate",
     requires = [
         decayed_activity_transition,
