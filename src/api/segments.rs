@@ -327,9 +327,11 @@ fn kmeans_choose_k(
     };
     let (k_min, k_max) = (bound(k_min, "k_min"), bound(k_max, "k_max"));
     let Features { names, data, .. } = read_features(required(features, "features"));
-    // the largest k fitted needs the most
-    let largest = FitOptions { k: k_max.min(data.nrows()).min(clustering::MAX_K), ..options.clone() };
-    require_working_memory(&largest, data.nrows(), data.ncols());
+    // the largest k fitted needs the most; k ranges choose_k refuses get its own message
+    let largest = k_max.min(data.nrows());
+    if (1..=largest).contains(&k_min) && k_max <= clustering::MAX_K {
+        require_working_memory(&FitOptions { k: largest, ..options.clone() }, data.nrows(), data.ncols());
+    }
     let choices = clustering::choose_k(data, &names, &options, k_min, k_max, &mut interrupt).or_raise();
     TableIterator::new(choices.into_iter().map(|c| (c.k as i32, c.inertia, c.silhouette, c.best)))
 }
@@ -526,8 +528,18 @@ mod tests {
                 "{message}"
             );
         }
-        // a k out of bounds stays the argument's error
+        // a k out of bounds stays the argument's error, with choose_k's own messages
         assert_eq!(sqlstate_of(&format!("SELECT kmeans_fit({rows}, 100000)")).as_deref(), Some("22023"));
+        for (k_min, k_max, says) in
+            [(2, 0, "k_min (2) and k_max (0)"), (2, 5000, "k_max must be at most 1000")]
+        {
+            let call = format!("SELECT * FROM kmeans_choose_k({rows}, k_min => {k_min}, k_max => {k_max})");
+            let (state, message) = error_of(&call).unwrap();
+            assert_eq!(state, "22023", "{call}");
+            assert!(message.contains(says), "{message}");
+        }
+        let (_, message) = error_of("SELECT * FROM kmeans_choose_k('SELECT 1, 1 WHERE false')").unwrap();
+        assert!(message.contains("larger than the number of rows with features (0)"), "{message}");
         Spi::run("RESET pg_marketing.memory_budget").unwrap();
     }
 }
