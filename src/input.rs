@@ -44,6 +44,8 @@ pub enum Kind {
     /// A number, or a float8[] of them.
     Feature,
     Boolean,
+    /// A class label: boolean, or an integer 0 or 1.
+    Label,
 }
 
 impl Kind {
@@ -56,6 +58,7 @@ impl Kind {
             Kind::Path => "text or text[]",
             Kind::Feature => "a number or double precision[]",
             Kind::Boolean => "boolean",
+            Kind::Label => "boolean, or an integer 0 or 1",
         }
     }
 }
@@ -101,6 +104,7 @@ impl Shape {
             Kind::Path => format!("{} text or text[]", c.name),
             Kind::Feature => format!("{} numeric or float8[]", c.name),
             Kind::Boolean => format!("{} boolean", c.name),
+            Kind::Label => format!("{} boolean or 0/1", c.name),
         };
         let mut columns: Vec<String> = self.columns.iter().map(describe).collect();
         match &self.more {
@@ -310,6 +314,7 @@ impl Reader {
             Kind::Timestamp => matches!(reader, Reader::TimestampTz | Reader::Timestamp | Reader::Date),
             Kind::Feature => is_number || matches!(reader, Reader::Float8Array),
             Kind::Boolean => matches!(reader, Reader::Bool),
+            Kind::Label => matches!(reader, Reader::Bool | Reader::Int2 | Reader::Int4 | Reader::Int8),
         };
         if !accepted {
             return None;
@@ -425,7 +430,7 @@ impl Row<'_> {
             unsafe { Vec::<Option<f64>>::from_polymorphic_datum(datum, false, pg_sys::FLOAT8ARRAYOID) }
                 .unwrap_or_default();
         if values.iter().flatten().any(|x| !x.is_finite()) {
-            self.not_finite(index, "NaN or infinite").raise();
+            self.unusable_value(index, "NaN or infinite").raise();
         }
         Some(values)
     }
@@ -434,6 +439,25 @@ impl Row<'_> {
     pub fn boolean(&self, index: usize) -> Option<bool> {
         let datum = self.datum(index)?;
         Some(datum.value() != 0)
+    }
+
+    /// A Label column; NULL is None. An integer other than 0 and 1 raises 22023.
+    pub fn label(&self, index: usize) -> Option<bool> {
+        let datum = self.datum(index)?;
+        let integer = match self.readers[index] {
+            Reader::Bool => return Some(datum.value() != 0),
+            Reader::Int2 => i64::from(datum.value() as i16),
+            Reader::Int4 => i64::from(datum.value() as i32),
+            _ => datum.value() as i64,
+        };
+        match integer {
+            0 => Some(false),
+            1 => Some(true),
+            other => self
+                .unusable_value(index, &format!("{other}, but a label must be 0 or 1"))
+                .with_hint("pass a boolean, or an integer 1 for the positive class and 0 for the other")
+                .raise(),
+        }
     }
 
     /// A Key column; NULL is None.
@@ -521,7 +545,7 @@ impl Row<'_> {
             }
         };
         if !value.is_finite() {
-            self.not_finite(index, "NaN or infinite").raise();
+            self.unusable_value(index, "NaN or infinite").raise();
         }
         Some(value)
     }
@@ -543,12 +567,13 @@ impl Row<'_> {
         }
         .value() as i64;
         if micros == i64::MIN || micros == i64::MAX {
-            self.not_finite(index, "infinite").raise();
+            self.unusable_value(index, "infinite").raise();
         }
         Some(micros)
     }
 
-    fn not_finite(&self, index: usize, what: &str) -> Error {
+    /// 22023 naming the column and the row's key; the hint is for non-finite values.
+    fn unusable_value(&self, index: usize, what: &str) -> Error {
         let column = self.shape.column(index);
         let context = match self.shape.columns[0].kind {
             Kind::Key | Kind::Text if index != 0 => match self.text(0) {
@@ -655,7 +680,7 @@ fn cast_for(kind: Kind) -> &'static str {
         Kind::Timestamp => "timestamptz",
         Kind::Number => "float8",
         Kind::Feature => "float8",
-        Kind::Boolean => "boolean",
+        Kind::Boolean | Kind::Label => "boolean",
     }
 }
 

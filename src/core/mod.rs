@@ -6,9 +6,11 @@ pub mod clv;
 pub mod decay;
 pub mod error;
 pub mod events;
+pub mod hash;
 pub mod interner;
 pub mod journey;
 pub mod mixture;
+pub mod options;
 pub mod parallel;
 #[cfg(test)]
 mod parser_properties;

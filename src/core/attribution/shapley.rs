@@ -125,9 +125,7 @@ impl Shapley {
 /// fixed by its definition (docs/attribution.md), unlike a hasher's, whose output a crate
 /// may change between versions.
 fn set_hash(set: &[ChannelId]) -> u64 {
-    set.iter().flat_map(|id| id.to_le_bytes()).fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    crate::core::hash::fnv1a64(set.iter().flat_map(|id| id.to_le_bytes()))
 }
 
 /// The distinct channels of a path, sorted, in `buffer`.

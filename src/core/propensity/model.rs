@@ -1,0 +1,323 @@
+//! propensity_fit's model: the split of keys into training and holdout, the fit, and the
+//! jsonb value that propensity_score, _evaluate, _metrics and _importance read.
+
+use serde::{Deserialize, Serialize};
+
+use super::logistic::{self, Logistic, LogisticOptions};
+use super::metrics::{self, Metrics, Scored};
+use crate::core::error::{Error, Result};
+use crate::core::hash::key_place;
+use crate::core::options::Options;
+
+pub const MODEL_FORMAT: &str = "pg_marketing.propensity";
+pub const MODEL_VERSION: u32 = 1;
+pub const MAX_HOLDOUT: f64 = 0.9;
+
+/// Labelled rows in key order (so that a fit does not depend on the rows' order).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Labelled {
+    pub feature_names: Vec<String>,
+    pub keys: Vec<String>,
+    pub labels: Vec<bool>,
+    /// keys.len() x feature_names.len(), row-major, finite.
+    pub features: Vec<f64>,
+}
+
+impl Labelled {
+    fn row(&self, i: usize) -> &[f64] {
+        let d = self.feature_names.len();
+        &self.features[i * d..(i + 1) * d]
+    }
+
+    /// The rows whose key's place is below `holdout` (see hash::key_place), and the others.
+    fn split(self, holdout: f64, seed: u64) -> (Labelled, Labelled) {
+        let d = self.feature_names.len();
+        let mut parts = [Labelled::default(), Labelled::default()];
+        parts.iter_mut().for_each(|part| part.feature_names = self.feature_names.clone());
+        for (i, (key, label)) in self.keys.into_iter().zip(self.labels).enumerate() {
+            let part = &mut parts[usize::from(key_place(seed, &key) < holdout)];
+            part.features.extend_from_slice(&self.features[i * d..(i + 1) * d]);
+            part.keys.push(key);
+            part.labels.push(label);
+        }
+        let [training, held_out] = parts;
+        (training, held_out)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    Logistic,
+}
+
+impl Algorithm {
+    pub fn parse(text: &str) -> Result<Algorithm> {
+        match text {
+            "logistic" => Ok(Algorithm::Logistic),
+            "gbt" => Err(Error::invalid_parameter(
+                "algorithm 'gbt' (gradient-boosted trees) is not available in this version",
+            )
+            .with_hint("use algorithm => 'logistic'")),
+            _ => Err(Error::invalid_parameter(format!("unknown algorithm '{text}'"))
+                .with_hint("the algorithm is 'logistic'")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassBalance {
+    pub positives: u64,
+    pub negatives: u64,
+}
+
+/// The model as propensity_fit returns it (jsonb).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub format: String,
+    pub version: u32,
+    pub algorithm: Algorithm,
+    pub feature_names: Vec<String>,
+    /// Every option with the value used, defaults included.
+    pub options: serde_json::Value,
+    pub seed: i64,
+    pub holdout: f64,
+    /// The training rows' labels.
+    pub class_balance: ClassBalance,
+    /// Training rows.
+    pub n_rows: u64,
+    pub n_holdout_rows: u64,
+    pub logistic: Option<Logistic>,
+    /// propensity_metrics of the holdout rows; None without any.
+    pub holdout_metrics: Option<Metrics>,
+}
+
+/// The options of each algorithm, with their defaults: docs/propensity.md.
+const LOGISTIC_OPTIONS: [&str; 3] = ["l2", "max_iter", "tolerance"];
+
+fn logistic_options(options: &Options) -> Result<LogisticOptions> {
+    let defaults = LogisticOptions::default();
+    Ok(LogisticOptions {
+        l2: options.optional_number("l2", 0.0, 1e12)?,
+        max_iter: options.integer("max_iter", defaults.max_iter.into(), 1, 10_000)? as u32,
+        tolerance: options.number("tolerance", defaults.tolerance, 1e-15, 1.0)?,
+    })
+}
+
+/// Fits `rows` (in key order) with `algorithm`, holding out the keys of the lowest
+/// `holdout` share of places for the model's metrics.
+pub fn fit(
+    rows: Labelled,
+    algorithm: Algorithm,
+    holdout: f64,
+    seed: i64,
+    options_text: Option<&str>,
+    interrupt: &mut dyn FnMut(),
+) -> Result<Model> {
+    if !(0.0..=MAX_HOLDOUT).contains(&holdout) {
+        return Err(Error::invalid_parameter(format!(
+            "holdout must be between 0 and {MAX_HOLDOUT}, not {holdout}"
+        )));
+    }
+    let options = Options::parse("options", options_text, &LOGISTIC_OPTIONS)?;
+    let logistic_options = logistic_options(&options)?;
+    if rows.feature_names.is_empty() {
+        return Err(Error::invalid_parameter("training: there are no feature columns"));
+    }
+    let (training, held_out) = rows.split(holdout, seed as u64);
+    let positives = training.labels.iter().filter(|&&y| y).count() as u64;
+    let negatives = training.labels.len() as u64 - positives;
+    if positives == 0 || negatives == 0 {
+        let class = if positives == 0 { "negative" } else { "positive" };
+        return Err(Error::invalid_parameter(format!(
+            "training: the {} training row(s) are all {class}: a model needs both classes",
+            training.labels.len()
+        ))
+        .with_hint("check the label column, or lower holdout if few rows are left for training"));
+    }
+    let d = training.feature_names.len();
+    let fitted = logistic::fit(&training.features, &training.labels, d, &logistic_options, interrupt)?;
+    let used = serde_json::json!({
+        "l2": fitted.l2,
+        "max_iter": logistic_options.max_iter,
+        "tolerance": logistic_options.tolerance,
+    });
+    let mut model = Model {
+        format: MODEL_FORMAT.into(),
+        version: MODEL_VERSION,
+        algorithm,
+        feature_names: training.feature_names,
+        options: used,
+        seed,
+        holdout,
+        class_balance: ClassBalance { positives, negatives },
+        n_rows: training.labels.len() as u64,
+        n_holdout_rows: held_out.labels.len() as u64,
+        logistic: Some(fitted),
+        holdout_metrics: None,
+    };
+    model.holdout_metrics = metrics::metrics(&model.score_rows(&held_out));
+    Ok(model)
+}
+
+impl Model {
+    pub fn from_json(text: &str) -> Result<Model> {
+        let not_ours = || {
+            Error::invalid_parameter(format!(
+                "the model is not a pg_marketing propensity model of version {MODEL_VERSION}"
+            ))
+            .with_hint("Pass the jsonb that propensity_fit returned.")
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|_| not_ours())?;
+        if value.get("format").and_then(|f| f.as_str()) != Some(MODEL_FORMAT)
+            || value.get("version").and_then(|v| v.as_u64()) != Some(MODEL_VERSION as u64)
+        {
+            return Err(not_ours());
+        }
+        let damaged = |what: String| {
+            Error::invalid_parameter(format!("the propensity model is damaged: {what}"))
+                .with_hint("Pass the jsonb that propensity_fit returned.")
+        };
+        let model: Model = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
+        let d = model.feature_names.len();
+        let finite = |values: &[f64]| values.iter().all(|x| x.is_finite());
+        let consistent = d > 0
+            && match (model.algorithm, &model.logistic) {
+                (Algorithm::Logistic, Some(l)) => {
+                    l.coefficients.len() == d
+                        && finite(&l.coefficients)
+                        && l.intercept.is_finite()
+                        && l.scaled_coefficients.len() == d
+                        && finite(&l.scaled_coefficients)
+                }
+                _ => false,
+            };
+        if !consistent {
+            return Err(damaged("its parameters do not match its feature_names".into()));
+        }
+        Ok(model)
+    }
+
+    pub fn features(&self) -> usize {
+        self.feature_names.len()
+    }
+
+    /// 22023 unless `found` features are what the model was fitted on.
+    pub fn check_width(&self, found: usize) -> Result<()> {
+        if found != self.features() {
+            return Err(Error::invalid_parameter(format!(
+                "the model was fitted on {} features ({}), but {found} are given",
+                self.features(),
+                self.feature_names.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The probability of the positive class for one row of features, in the model's order.
+    pub fn score(&self, features: &[f64]) -> f64 {
+        match (self.algorithm, &self.logistic) {
+            (Algorithm::Logistic, Some(logistic)) => logistic.probability(features),
+            _ => unreachable!("from_json and fit only make consistent models"),
+        }
+    }
+
+    pub fn score_rows(&self, rows: &Labelled) -> Vec<Scored> {
+        (0..rows.keys.len())
+            .map(|i| Scored {
+                key: rows.keys[i].clone(),
+                score: self.score(rows.row(i)),
+                label: rows.labels[i],
+            })
+            .collect()
+    }
+
+    /// Each feature's share of the total |coefficient| in z-scored units (a change of one
+    /// standard deviation), largest first, ties by name.
+    pub fn importance(&self) -> Vec<(String, f64)> {
+        let weights: Vec<f64> = match &self.logistic {
+            Some(logistic) => logistic.scaled_coefficients.iter().map(|w| w.abs()).collect(),
+            None => unreachable!("from_json and fit only make consistent models"),
+        };
+        let total: f64 = weights.iter().sum();
+        let mut shares: Vec<(String, f64)> = self
+            .feature_names
+            .iter()
+            .cloned()
+            .zip(weights.iter().map(|w| if total > 0.0 { w / total } else { 0.0 }))
+            .collect();
+        shares.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        shares
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2,000 customers, one informative feature, one noise feature, from a fixed rule.
+    fn customers() -> Labelled {
+        let mut rows = Labelled { feature_names: vec!["x".into(), "noise".into()], ..Default::default() };
+        for i in 0..2_000u64 {
+            let x = (i % 100) as f64 / 10.0;
+            rows.keys.push(format!("c{i:05}"));
+            rows.labels.push((i * 7919 % 100) as f64 / 10.0 < x);
+            rows.features.extend([x, ((i * 31) % 17) as f64]);
+        }
+        rows
+    }
+
+    #[test]
+    fn the_split_holds_out_the_documented_share_by_key_only() {
+        let (training, held_out) = customers().split(0.2, 0);
+        assert_eq!(training.keys.len() + held_out.keys.len(), 2_000);
+        assert!((350..=450).contains(&held_out.keys.len()), "{}", held_out.keys.len());
+        assert!(held_out.keys.iter().all(|k| key_place(0, k) < 0.2));
+        // another seed, another split; holdout 0, none held out
+        let (_, other) = customers().split(0.2, 1);
+        assert_ne!(other.keys, held_out.keys);
+        assert!(customers().split(0.0, 0).1.keys.is_empty());
+    }
+
+    #[test]
+    fn a_fit_reports_its_holdout_metrics_and_round_trips_through_json() {
+        let model = fit(customers(), Algorithm::Logistic, 0.2, 0, None, &mut || {}).unwrap();
+        let m = model.holdout_metrics.as_ref().unwrap();
+        assert_eq!(m.rows, model.n_holdout_rows);
+        assert_eq!(model.n_rows + model.n_holdout_rows, 2_000);
+        // x decides the label up to the rule's scatter: a ranking far better than chance
+        assert!(m.auc.unwrap() > 0.8, "{m:?}");
+        let importance = model.importance();
+        assert_eq!(importance[0].0, "x");
+        assert!((importance.iter().map(|i| i.1).sum::<f64>() - 1.0).abs() < 1e-12);
+        let text = serde_json::to_string(&model).unwrap();
+        assert_eq!(Model::from_json(&text).unwrap(), model);
+    }
+
+    #[test]
+    fn bad_arguments_and_models_are_refused_naming_what_to_fix() {
+        let message = |holdout: f64, options: Option<&str>| {
+            fit(customers(), Algorithm::Logistic, holdout, 0, options, &mut || {}).unwrap_err().message
+        };
+        assert!(message(0.95, None).starts_with("holdout must be between 0 and 0.9"));
+        assert!(message(0.2, Some(r#"{"n_trees": 5}"#)).contains("unknown option \"n_trees\""));
+        assert!(message(0.2, Some(r#"{"l2": -1}"#)).contains("\"l2\""));
+        let mut one_class = customers();
+        one_class.labels.iter_mut().for_each(|y| *y = true);
+        let error = fit(one_class, Algorithm::Logistic, 0.2, 0, None, &mut || {}).unwrap_err();
+        assert!(error.message.contains("all positive"), "{error:?}");
+        assert!(Algorithm::parse("svm").unwrap_err().message.contains("unknown algorithm 'svm'"));
+
+        let model = fit(customers(), Algorithm::Logistic, 0.2, 0, None, &mut || {}).unwrap();
+        let text = serde_json::to_string(&model).unwrap();
+        for bad in [
+            "{}".to_string(),
+            "[1]".to_string(),
+            text.replace(r#""version":1"#, r#""version":2"#),
+            text.replace(r#""feature_names":["x","noise"]"#, r#""feature_names":["x"]"#),
+        ] {
+            assert!(Model::from_json(&bad).is_err(), "{bad}");
+        }
+        assert!(model.check_width(3).unwrap_err().message.contains("fitted on 2 features (x, noise)"));
+    }
+}
