@@ -3,7 +3,7 @@
 -- Written by hand from the two install scripts (pgrx writes only those): every function,
 -- aggregate and type of 0.1.0 keeps its signature and its C symbol in 0.2.0, so nothing is
 -- dropped or replaced and views, tables and models that depend on 0.1.0's objects survive.
--- 0.2.0 adds the states and journeys families, purchase_features and a COMMENT on every
+-- 0.2.0 adds the states and journeys families, purchase_features, the propensity models and a COMMENT on every
 -- object. The upgrade test (tests/upgrade.sh, in make test) fails when an upgraded
 -- database's catalog differs from a fresh 0.2.0 install's, so a function added to 0.2.0
 -- must be added here too.
@@ -243,6 +243,73 @@ VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'purchase_features_wrapper';
 
+CREATE FUNCTION "propensity_evaluate"(
+	"model" jsonb,
+	"data" TEXT,
+	"bins" INT DEFAULT 10
+) RETURNS TABLE (
+	"bin" INT,
+	"customers" bigint,
+	"positives" bigint,
+	"min_score" double precision,
+	"max_score" double precision,
+	"rate" double precision,
+	"lift" double precision,
+	"cumulative_positives_share" double precision
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'propensity_evaluate_wrapper';
+
+CREATE FUNCTION "propensity_fit"(
+	"training" TEXT,
+	"algorithm" TEXT DEFAULT 'logistic',
+	"holdout" double precision DEFAULT 0.2,
+	"seed" bigint DEFAULT 0,
+	"options" jsonb DEFAULT '{}'
+) RETURNS jsonb
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'propensity_fit_wrapper';
+
+CREATE FUNCTION "propensity_holdout"(
+	"key" TEXT,
+	"holdout" double precision DEFAULT 0.2,
+	"seed" bigint DEFAULT 0
+) RETURNS bool
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'propensity_holdout_wrapper';
+
+CREATE FUNCTION "propensity_importance"(
+	"model" jsonb
+) RETURNS TABLE (
+	"feature" TEXT,
+	"importance" double precision
+)
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'propensity_importance_wrapper';
+
+CREATE FUNCTION "propensity_metrics"(
+	"model" jsonb,
+	"data" TEXT
+) RETURNS TABLE (
+	"metric" TEXT,
+	"value" double precision
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'propensity_metrics_wrapper';
+
+CREATE FUNCTION "propensity_score"(
+	"model" jsonb,
+	"features" double precision[]
+) RETURNS double precision
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'propensity_score_wrapper';
+
 CREATE FUNCTION "sessions"(
 	"events" TEXT,
 	"gap" interval DEFAULT '30 minutes'
@@ -393,6 +460,18 @@ COMMENT ON FUNCTION path_summary(events text, max_steps integer, start_event tex
     'The most common paths of event names and the keys that took them (see docs/journeys.md)';
 COMMENT ON FUNCTION path_transitions(events text, max_steps integer, start_event text, session_gap interval, collapse_repeats boolean) IS
     'Keys going from one event to the next at each step of their paths, for Sankey diagrams (see docs/journeys.md)';
+COMMENT ON FUNCTION propensity_evaluate(model jsonb, data text, bins integer) IS
+    'The gains table of labelled rows under a propensity model: rows by descending score cut into bins, with each bin''s rate, lift and cumulative share of positives (see docs/propensity.md)';
+COMMENT ON FUNCTION propensity_fit(training text, algorithm text, holdout double precision, seed bigint, options jsonb) IS
+    'Fits a model of the probability of a label (boolean or 0/1) from features, holding out a seeded share of keys for the metrics the model reports; returns the model as jsonb (see docs/propensity.md)';
+COMMENT ON FUNCTION propensity_holdout(key text, holdout double precision, seed bigint) IS
+    'Whether propensity_fit with this holdout share and seed holds out the key: the model''s own holdout rows (see docs/propensity.md)';
+COMMENT ON FUNCTION propensity_importance(model jsonb) IS
+    'Each feature''s share of a propensity model''s importance, largest first (see docs/propensity.md)';
+COMMENT ON FUNCTION propensity_metrics(model jsonb, data text) IS
+    'AUC, log loss, Brier score, accuracy, base rate and row count of labelled rows under a propensity model (see docs/propensity.md)';
+COMMENT ON FUNCTION propensity_score(model jsonb, features double precision[]) IS
+    'The probability of the positive class for one row of features under a model from propensity_fit; NULL when a feature is NULL (see docs/propensity.md)';
 COMMENT ON FUNCTION purchase_features(transactions text, as_of timestamp with time zone, horizon interval) IS
     'Per customer, features from the transactions before as_of and whether they bought in the horizon after it: the training rows of a repurchase or churn model (see docs/propensity.md)';
 COMMENT ON FUNCTION retention(events text, cohort_event text, return_event text, period text, periods integer) IS

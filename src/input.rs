@@ -392,6 +392,11 @@ impl KeyValue<'_> {
 
 impl Row<'_> {
     /// How many columns the query returned.
+    /// The name of the query-text argument the row comes from, for messages.
+    pub fn argument(&self) -> &'static str {
+        self.shape.argument
+    }
+
     pub fn column_count(&self) -> usize {
         self.readers.len()
     }

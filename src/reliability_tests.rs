@@ -169,6 +169,7 @@ mod tests {
                 .to_string(),
             format!("SELECT count(*) FROM channel_preference('{touches}')"),
             format!("SELECT count(*) FROM purchase_features('{customers}', '2030-01-01')"),
+            "SELECT propensity_fit('SELECT i, i % 2 = 0, i % 7 FROM generate_series(1, 1000000) i')".to_string(),
             "SELECT count(d) FROM (SELECT decayed_activity(now(), 1, '1 day', now()) AS d FROM generate_series(1, 1000000) i GROUP BY i) s"
                 .to_string(),
         ] {
@@ -265,6 +266,11 @@ mod tests {
             "retention('SELECT * FROM tp ORDER BY {o}', 'email', 'search', 'week', 4)",
             "lifecycle('SELECT * FROM tp ORDER BY {o}', 'week')",
             "purchase_features('SELECT k, ts, v FROM cv ORDER BY {o}', '2024-02-15', '10 days')",
+            "propensity_fit('SELECT k, k % 2 = 0, extract(epoch FROM ts) / 86400, v FROM cv ORDER BY {o}')",
+            "propensity_evaluate((SELECT propensity_fit('SELECT k, k % 2 = 0, v FROM cv')),
+                                 'SELECT k, k % 3 = 0, v FROM cv ORDER BY {o}', 7)",
+            "propensity_metrics((SELECT propensity_fit('SELECT k, k % 2 = 0, v FROM cv')),
+                                'SELECT k, k % 3 = 0, v FROM cv ORDER BY {o}')",
             "(SELECT k, window_funnel('3 days', ts, ARRAY[ch = 'email', ch = 'search'], 'strict_order')
               FROM (SELECT * FROM tp ORDER BY {o}) s GROUP BY k)",
         ] {

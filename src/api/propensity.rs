@@ -1,13 +1,21 @@
-//! purchase_features: the SQL surface of src/core/propensity. Reference: docs/propensity.md.
+//! purchase_features, propensity_fit, propensity_score, propensity_evaluate,
+//! propensity_metrics and propensity_importance: the SQL surface of src/core/propensity.
+//! Reference: docs/propensity.md.
 
 use pgrx::datum::Interval;
 use pgrx::prelude::*;
+use pgrx::{pg_sys, JsonB};
 
+use super::model_cache::{with_cached_model, JsonbDatum};
+use super::segments::FeatureReader;
 use super::{finite_micros, required, TRANSACTIONS};
+use crate::core::clustering::rows_in_key_order;
 use crate::core::propensity::features::Cutoff;
+use crate::core::propensity::metrics;
+use crate::core::propensity::model::{self, Algorithm, Labelled, Model};
 use crate::core::rfm::CustomerSummaries;
-use crate::error::Error;
-use crate::input;
+use crate::error::{Error, OrRaise};
+use crate::input::{self, column, Kind, More, Shape};
 use crate::interrupt;
 
 /// as_of + horizon by Postgres' own timestamptz arithmetic (months by the calendar, in the
@@ -93,12 +101,383 @@ fn purchase_features(
     TableIterator::new(rows)
 }
 
+const LABELLED: [input::Column; 2] = [column("key", Kind::Key), column("label", Kind::Label)];
+
+const fn labelled_shape(argument: &'static str) -> Shape {
+    Shape { argument, columns: &LABELLED, more: More::Repeated(column("feature", Kind::Feature)) }
+}
+
+const TRAINING: Shape = labelled_shape("training");
+const DATA: Shape = labelled_shape("data");
+
+/// Reads (key, label, features...) rows, skipping those with a NULL key, label or feature
+/// (a NOTICE counts them), in key order (repeated keys by label and features), so that what
+/// follows does not depend on the query's order or plan.
+fn read_labelled(shape: &Shape, query: &str) -> Labelled {
+    let mut keys: Vec<String> = Vec::new();
+    // per row: the label as 0 or 1, then the features, so that one sort orders both
+    let mut values: Vec<f64> = Vec::new();
+    let mut reader = FeatureReader::new(2);
+    input::for_each_row(shape, query, |row| match (row.text(0), row.label(1), reader.read(row)) {
+        (Some(key), Some(label), Some(features)) => {
+            keys.push(key.to_string());
+            values.push(if label { 1.0 } else { 0.0 });
+            values.extend_from_slice(features);
+        }
+        _ => reader.skipped += 1,
+    });
+    if reader.skipped > 0 {
+        notice!("pg_marketing: {} row(s) with a NULL key, label or feature were skipped", reader.skipped);
+    }
+    let feature_names = reader.names.unwrap_or_default();
+    let width = feature_names.len() + 1;
+    let (keys, values) = rows_in_key_order(keys, values, width);
+    let mut labelled = Labelled { feature_names, keys, ..Default::default() };
+    for row in values.chunks_exact(width) {
+        labelled.labels.push(row[0] == 1.0);
+        labelled.features.extend_from_slice(&row[1..]);
+    }
+    labelled
+}
+
+fn parse_model(model: &JsonbDatum) -> Model {
+    Model::from_json(&model.text()).or_raise()
+}
+
+/// Reads `data` and scores it with `model`.
+fn score_data(model: &Model, data: &str) -> Vec<metrics::Scored> {
+    let rows = read_labelled(&DATA, data);
+    if !rows.keys.is_empty() {
+        model.check_width(rows.feature_names.len()).or_raise();
+    }
+    model.score_rows(&rows)
+}
+
+/// Fits a model of the label from the features of `training`, holding out a seeded share of
+/// keys for the metrics the model reports; returns the model as jsonb.
+#[pg_extern(volatile, parallel_unsafe)]
+fn propensity_fit(
+    training: Option<&str>,
+    algorithm: default!(Option<&str>, "'logistic'"),
+    holdout: default!(Option<f64>, "0.2"),
+    seed: default!(Option<i64>, "0"),
+    options: default!(Option<JsonbDatum>, "'{}'"),
+) -> JsonB {
+    let algorithm = Algorithm::parse(required(algorithm, "algorithm")).or_raise();
+    let holdout = required(holdout, "holdout");
+    let seed = required(seed, "seed");
+    let options = options.map(|options| options.text());
+    let rows = read_labelled(&TRAINING, required(training, "training"));
+    let model = model::fit(rows, algorithm, holdout, seed, options.as_deref(), &mut interrupt).or_raise();
+    if model.logistic.as_ref().is_some_and(|l| !l.converged) {
+        warning!(
+            "pg_marketing: the logistic fit did not converge in {} iterations; raise max_iter or l2",
+            model.logistic.as_ref().map_or(0, |l| l.iterations)
+        );
+    }
+    JsonB(serde_json::to_value(&model).expect("a model serialises"))
+}
+
+/// The probability of the positive class for one row of features under a model from
+/// propensity_fit; NULL if a feature is NULL.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn propensity_score(model: JsonbDatum, features: pgrx::Array<f64>, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+    with_cached_model(fcinfo, &model, Model::from_json, |model| {
+        model.check_width(features.len()).or_raise();
+        let mut row = Vec::with_capacity(features.len());
+        for value in features.iter() {
+            let value = value?;
+            if !value.is_finite() {
+                Error::invalid_parameter("features must not contain NaN or infinity").raise();
+            }
+            row.push(value);
+        }
+        Some(model.score(&row))
+    })
+}
+
+/// The gains table of `data` under `model`: rows by descending score cut into `bins` bins.
+#[pg_extern(volatile, parallel_unsafe)]
+fn propensity_evaluate(
+    model: Option<JsonbDatum>,
+    data: Option<&str>,
+    bins: default!(Option<i32>, "10"),
+) -> TableIterator<
+    'static,
+    (
+        name!(bin, i32),
+        name!(customers, i64),
+        name!(positives, i64),
+        name!(min_score, f64),
+        name!(max_score, f64),
+        name!(rate, f64),
+        name!(lift, Option<f64>),
+        name!(cumulative_positives_share, Option<f64>),
+    ),
+> {
+    let model = parse_model(&required(model, "model"));
+    let bins = required(bins, "bins");
+    if !(1..=1_000_000).contains(&bins) {
+        Error::invalid_parameter(format!("bins must be between 1 and 1000000, not {bins}")).raise();
+    }
+    let scored = score_data(&model, required(data, "data"));
+    let table = metrics::gains(scored, bins as u32);
+    TableIterator::new(table.into_iter().map(|b| {
+        (
+            b.bin as i32,
+            b.customers as i64,
+            b.positives as i64,
+            b.min_score,
+            b.max_score,
+            b.rate,
+            b.lift,
+            b.cumulative_positives_share,
+        )
+    }))
+}
+
+/// auc, log_loss, brier, accuracy, base_rate and rows of `data` under `model`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn propensity_metrics(
+    model: Option<JsonbDatum>,
+    data: Option<&str>,
+) -> TableIterator<'static, (name!(metric, String), name!(value, Option<f64>))> {
+    let model = parse_model(&required(model, "model"));
+    let scored = score_data(&model, required(data, "data"));
+    // without rows, every metric but rows is NULL
+    let m = metrics::metrics(&scored);
+    let rows = [
+        ("auc", m.as_ref().and_then(|m| m.auc)),
+        ("log_loss", m.as_ref().map(|m| m.log_loss)),
+        ("brier", m.as_ref().map(|m| m.brier)),
+        ("accuracy", m.as_ref().map(|m| m.accuracy)),
+        ("base_rate", m.as_ref().map(|m| m.base_rate)),
+        ("rows", Some(m.as_ref().map_or(0.0, |m| m.rows as f64))),
+    ];
+    TableIterator::new(rows.into_iter().map(|(metric, value)| (metric.to_string(), value)))
+}
+
+/// Whether propensity_fit with this holdout and seed holds out `key` (as text): to evaluate
+/// a model on its own holdout rows.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn propensity_holdout(key: &str, holdout: default!(f64, "0.2"), seed: default!(i64, "0")) -> bool {
+    model::is_held_out(key, holdout, seed as u64)
+}
+
+/// Each feature's importance in the model, largest first; they sum to 1.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn propensity_importance(
+    model: JsonbDatum,
+) -> TableIterator<'static, (name!(feature, String), name!(importance, f64))> {
+    TableIterator::new(parse_model(&model).importance())
+}
+
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
     use pgrx::prelude::*;
 
-    use crate::test_support::{count, load_cdnow, sqlstate_of};
+    use crate::test_support::{count, error_of, load_cdnow, sqlstate_of};
+
+    /// Repurchase within 90 days of 1997-10-01 from four purchase_features of CDNOW.
+    fn cdnow_training() {
+        load_cdnow();
+        Spi::run(
+            "CREATE TABLE tr AS
+             SELECT customer_key AS k, label, recency_days, frequency::float8 AS frequency, monetary_mean, tenure_days
+             FROM purchase_features('cdnow_orders(customer_id, order_date, amount)', '1997-10-01', '90 days')",
+        )
+        .unwrap();
+    }
+
+    /// The fit is the optimum of the documented objective: its gradient, written here in SQL
+    /// from the reported coefficients, propensity_score and SQL's own means and population
+    /// standard deviations, is zero; the penalty is 1 / rows by default.
+    #[pg_test]
+    fn the_logistic_fit_zeroes_the_gradient_of_its_objective_on_cdnow() {
+        cdnow_training();
+        Spi::run("CREATE TABLE m AS SELECT propensity_fit('tr', 'logistic', holdout => 0) AS model").unwrap();
+        let gradient = Spi::get_one::<String>(
+            "WITH s AS (SELECT avg(recency_days) m1, stddev_pop(recency_days) s1, avg(frequency) m2, stddev_pop(frequency) s2,
+                               avg(monetary_mean) m3, stddev_pop(monetary_mean) s3, avg(tenure_days) m4, stddev_pop(tenure_days) s4,
+                               count(*) n FROM tr),
+                  w AS (SELECT (model->'logistic'->'coefficients'->>0)::float8 * s1 w1, (model->'logistic'->'coefficients'->>1)::float8 * s2 w2,
+                               (model->'logistic'->'coefficients'->>2)::float8 * s3 w3, (model->'logistic'->'coefficients'->>3)::float8 * s4 w4,
+                               (model->'options'->>'l2')::float8 l2, model FROM m, s),
+                  r AS (SELECT propensity_score(model, ARRAY[recency_days, frequency, monetary_mean, tenure_days])
+                               - label::int AS e, tr.* FROM tr, w)
+             SELECT concat_ws(' ', avg(e), avg(e * (recency_days - m1) / s1) + l2 * w1, avg(e * (frequency - m2) / s2) + l2 * w2,
+                              avg(e * (monetary_mean - m3) / s3) + l2 * w3, avg(e * (tenure_days - m4) / s4) + l2 * w4,
+                              l2 * n)
+             FROM r, s, w GROUP BY l2, n, w1, w2, w3, w4",
+        )
+        .unwrap()
+        .unwrap();
+        let values: Vec<f64> = gradient.split(' ').map(|v| v.parse().unwrap()).collect();
+        assert!(values[..5].iter().all(|g| g.abs() < 1e-8), "{gradient}");
+        assert!((values[5] - 1.0).abs() < 1e-12, "l2 x rows: {gradient}");
+        // the features do predict: not every coefficient is zero
+        assert!(Spi::get_one::<bool>("SELECT (model->'logistic'->'scaled_coefficients'->>0)::float8 < -0.1 FROM m")
+            .unwrap()
+            .unwrap());
+    }
+
+    /// The metrics the fit reports for its holdout are propensity_metrics of the rows that
+    /// propensity_holdout names, and those equal their definitions in SQL over
+    /// propensity_score: AUC by Mann-Whitney with tied ranks averaged, log loss with scores
+    /// clipped to [eps, 1 - eps], Brier, accuracy at 0.5, base rate.
+    #[pg_test]
+    fn holdout_metrics_match_propensity_metrics_and_their_sql_definitions() {
+        cdnow_training();
+        Spi::run(
+            "CREATE TABLE m AS SELECT propensity_fit('tr', 'logistic', holdout => 0.3, seed => 5) AS model;
+             CREATE TABLE h AS SELECT * FROM tr WHERE propensity_holdout(k, 0.3, 5)",
+        )
+        .unwrap();
+        let ours = |metric: &str| {
+            Spi::get_one::<f64>(&format!(
+                "SELECT value FROM m, propensity_metrics(model, 'h') WHERE metric = '{metric}'"
+            ))
+            .unwrap()
+            .unwrap()
+        };
+        let reported = |metric: &str| {
+            Spi::get_one::<f64>(&format!("SELECT (model->'holdout_metrics'->>'{metric}')::float8 FROM m"))
+                .unwrap()
+                .unwrap()
+        };
+        let sql = |expression: &str| {
+            Spi::get_one::<f64>(&format!(
+                "WITH s AS (SELECT k, label, propensity_score(model, ARRAY[recency_days, frequency, monetary_mean, tenure_days]) AS p
+                            FROM h, m),
+                      r AS (SELECT *, rank() OVER (ORDER BY p) + (count(*) OVER (PARTITION BY p) - 1) / 2.0 AS rk FROM s)
+                 SELECT {expression} FROM r"
+            ))
+            .unwrap()
+            .unwrap()
+        };
+        let eps = f64::EPSILON;
+        let definitions = [
+            ("auc", "((sum(rk) FILTER (WHERE label) - count(*) FILTER (WHERE label) * (count(*) FILTER (WHERE label) + 1) / 2.0)
+                      / (count(*) FILTER (WHERE label) * count(*) FILTER (WHERE NOT label)))::float8".to_string()),
+            ("log_loss", format!("-avg(CASE WHEN label THEN ln(least(greatest(p, {eps}), 1 - {eps}))
+                                       ELSE ln(1 - least(greatest(p, {eps}), 1 - {eps})) END)")),
+            ("brier", "avg((p - label::int) ^ 2)".to_string()),
+            ("accuracy", "avg(((p > 0.5) = label)::int)::float8".to_string()),
+            ("base_rate", "avg(label::int)::float8".to_string()),
+            ("rows", "count(*)::float8".to_string()),
+        ];
+        for (metric, definition) in definitions {
+            let (ours, reported, sql) = (ours(metric), reported(metric), sql(&definition));
+            assert_eq!(ours, reported, "{metric}");
+            assert!((ours - sql).abs() <= 1e-12 * sql.abs().max(1.0), "{metric}: {ours} against {sql}");
+        }
+        assert_eq!(reported("rows") as i64 + count("SELECT (model->>'n_rows')::bigint FROM m"), count("SELECT count(*) FROM tr"));
+        assert!((500.0..900.0).contains(&reported("rows")), "about 30% of 2,357 customers held out");
+    }
+
+    /// The gains table against SQL's ntile over the rows by descending propensity_score,
+    /// ties by key.
+    #[pg_test]
+    fn the_gains_table_matches_ntile_over_the_scores() {
+        cdnow_training();
+        Spi::run("CREATE TABLE m AS SELECT propensity_fit('tr', 'logistic', holdout => 0) AS model").unwrap();
+        let ours = Spi::get_one::<String>(
+            "SELECT string_agg(concat_ws(':', bin, customers, positives, min_score, max_score, rate, round(lift::numeric, 12),
+                                         round(cumulative_positives_share::numeric, 12)), ' ' ORDER BY bin)
+             FROM m, propensity_evaluate(model, 'tr', 7)",
+        )
+        .unwrap();
+        let sql = Spi::get_one::<String>(
+            "WITH s AS (SELECT k, label, propensity_score(model, ARRAY[recency_days, frequency, monetary_mean, tenure_days]) AS p FROM tr, m),
+                  b AS (SELECT *, ntile(7) OVER (ORDER BY p DESC, k, label) AS bin FROM s),
+                  g AS (SELECT bin, count(*) AS customers, count(*) FILTER (WHERE label) AS positives, min(p) AS lo, max(p) AS hi
+                        FROM b GROUP BY bin),
+                  c AS (SELECT *, sum(positives) OVER (ORDER BY bin) AS cumulative FROM g),
+                  t AS (SELECT avg(label::int)::float8 AS rate, count(*) FILTER (WHERE label) AS positives FROM s)
+             SELECT string_agg(concat_ws(':', bin, customers, c.positives, lo, hi, c.positives::float8 / customers,
+                                         round((c.positives::float8 / customers / t.rate)::numeric, 12),
+                                         round(cumulative / t.positives, 12)), ' ' ORDER BY bin)
+             FROM c, t",
+        )
+        .unwrap();
+        assert!(ours.is_some());
+        assert_eq!(ours, sql);
+    }
+
+    #[pg_test]
+    fn labels_may_be_boolean_or_0_1_and_rows_with_nulls_are_skipped() {
+        Spi::run(
+            "CREATE TABLE t AS SELECT i AS k, (i * 7919 % 100 < i % 100) AS label, (i % 100)::float8 AS x,
+                                      CASE WHEN i % 50 = 0 THEN NULL ELSE (i % 13)::float8 END AS y
+                               FROM generate_series(1, 1000) i",
+        )
+        .unwrap();
+        let model = |query: &str| {
+            Spi::get_one::<pgrx::JsonB>(&format!("SELECT propensity_fit('{query}', 'logistic')"))
+                .unwrap()
+                .unwrap()
+                .0
+        };
+        let boolean = model("SELECT k, label, x, y FROM t");
+        assert_eq!(boolean, model("SELECT k, label::int, x, y FROM t"));
+        // an array column: the same model, its features named after the column
+        let mut array = model("SELECT k, label::int::int8, ARRAY[x, y] AS f FROM t");
+        assert_eq!(array["feature_names"], serde_json::json!(["f[1]", "f[2]"]));
+        array["feature_names"] = boolean["feature_names"].clone();
+        assert_eq!(boolean, array);
+        // 20 rows with a NULL y and 1 with a NULL label are skipped
+        let with_null_label = model("SELECT k, CASE WHEN k = 1 THEN NULL ELSE label END, x, y FROM t");
+        let rows = |m: &serde_json::Value| m["n_rows"].as_u64().unwrap() + m["n_holdout_rows"].as_u64().unwrap();
+        assert_eq!(rows(&boolean), 980);
+        assert_eq!(rows(&with_null_label), 979);
+        assert_eq!(boolean["feature_names"], serde_json::json!(["x", "y"]));
+        assert_eq!(boolean["algorithm"], "logistic");
+        // a NULL feature scores NULL; NULL arguments
+        assert_eq!(count("SELECT count(*) FROM t WHERE propensity_score((SELECT propensity_fit('t')), ARRAY[x, y]) IS NULL"), 20);
+        assert_eq!(count("SELECT count(*) FROM propensity_importance((SELECT propensity_fit('t')))"), 2);
+    }
+
+    #[pg_test]
+    fn propensity_functions_refuse_bad_input_with_the_documented_sqlstates() {
+        Spi::run(
+            "CREATE TABLE t AS SELECT i AS k, i % 3 = 0 AS label, (i % 10)::float8 AS x FROM generate_series(1, 200) i;
+             CREATE TABLE m AS SELECT propensity_fit('t') AS model",
+        )
+        .unwrap();
+        for (call, state, words) in [
+            ("SELECT propensity_fit('SELECT k, 2, x FROM t')", "22023", "a label must be 0 or 1"),
+            ("SELECT propensity_fit('SELECT k, true, x FROM t')", "22023", "all positive"),
+            ("SELECT propensity_fit('SELECT k, label::text, x FROM t')", "42804", "label"),
+            ("SELECT propensity_fit('SELECT k, label FROM t')", "42804", "no feature column"),
+            ("SELECT propensity_fit('SELECT k, label, ''NaN''::float8 FROM t')", "22023", "NaN"),
+            ("SELECT propensity_fit('t', holdout => 0.95)", "22023", "holdout"),
+            ("SELECT propensity_fit('t', holdout => -0.1)", "22023", "holdout"),
+            ("SELECT propensity_fit('t', 'svm')", "22023", "unknown algorithm 'svm'"),
+            ("SELECT propensity_fit('t', 'gbt')", "22023", "'gbt'"),
+            (r#"SELECT propensity_fit('t', options => '{"n_trees": 10}')"#, "22023", r#"unknown option "n_trees""#),
+            (r#"SELECT propensity_fit('t', options => '{"l2": "high"}')"#, "22023", r#""l2""#),
+            ("SELECT propensity_fit('t', options => '[1]')", "22023", "JSON object"),
+            ("SELECT propensity_fit(NULL)", "22023", "training must not be NULL"),
+            ("SELECT propensity_fit('t', seed => NULL)", "22023", "seed must not be NULL"),
+            ("SELECT propensity_score(model, ARRAY[1, 2]::float8[]) FROM m", "22023", "fitted on 1 features (x)"),
+            ("SELECT propensity_score(model, ARRAY['NaN']::float8[]) FROM m", "22023", "NaN"),
+            (r#"SELECT propensity_score('{"format": "x"}', ARRAY[1]::float8[])"#, "22023", r#"not a pg_marketing propensity model"#),
+            ("SELECT propensity_score(jsonb_set(model, '{version}', '2'), ARRAY[1]::float8[]) FROM m", "22023", "version 1"),
+            ("SELECT propensity_score(jsonb_set(model, '{logistic,coefficients}', '[]'), ARRAY[1]::float8[]) FROM m", "22023", "damaged"),
+            ("SELECT * FROM propensity_evaluate((SELECT model FROM m), 't', 0)", "22023", "bins"),
+            ("SELECT * FROM propensity_evaluate((SELECT model FROM m), 'SELECT k, label, x, x FROM t')", "22023", "fitted on 1 features"),
+            ("SELECT * FROM propensity_metrics(NULL, 't')", "22023", "model must not be NULL"),
+            ("SELECT * FROM propensity_importance('[]')", "22023", "not a pg_marketing propensity model"),
+        ] {
+            let (code, message) = error_of(call).unwrap_or_else(|| panic!("no error from {call}"));
+            assert_eq!(code, state, "{call}: {message}");
+            assert!(message.contains(words), "{call}: {message}");
+        }
+        // no rows to evaluate: an empty table and NULL metrics
+        assert_eq!(count("SELECT count(*) FROM m, propensity_evaluate(model, 'SELECT * FROM t WHERE false')"), 0);
+        assert_eq!(count("SELECT count(*) FROM m, propensity_metrics(model, 'SELECT * FROM t WHERE false') WHERE value IS NULL"), 5);
+    }
 
     /// Every column against its definition written as plain SQL over the CDNOW sample
     /// (aggregates with FILTER, an EXISTS for the label), at a cutoff inside the data, with

@@ -35,66 +35,95 @@ struct Features {
 fn read_features(features: &str) -> Features {
     parallel::limit_threads(crate::max_threads());
     let mut keys: Vec<String> = Vec::new();
-    let mut names: Option<Vec<String>> = None;
     let mut values: Vec<f64> = Vec::new();
-    let mut skipped = 0u64;
-    let mut row_values = Vec::new();
-    input::for_each_row(&FEATURES, features, |row| {
-        let names = names.get_or_insert_with(|| feature_names(row));
-        row_values.clear();
-        let complete = read_row(row, &mut row_values);
-        if row_values.len() != names.len() {
-            Error::invalid_parameter(format!(
-                "features: the row with key '{}' has {} features, but the first row has {}",
-                row.text(0).as_deref().unwrap_or("NULL"),
-                row_values.len(),
-                names.len()
-            ))
-            .with_hint("every features array must have the same length")
-            .raise();
+    let mut reader = FeatureReader::new(1);
+    input::for_each_row(&FEATURES, features, |row| match (reader.read(row), row.text(0)) {
+        (Some(row_values), Some(key)) => {
+            keys.push(key.to_string());
+            values.extend_from_slice(row_values);
         }
-        match (complete, row.text(0)) {
-            (true, Some(key)) => {
-                keys.push(key.to_string());
-                values.extend_from_slice(&row_values);
-            }
-            _ => skipped += 1,
-        }
+        _ => reader.skipped += 1,
     });
-    if skipped > 0 {
-        notice!("pg_marketing: {skipped} row(s) with a NULL key or feature were skipped");
-    }
-    let names = names.unwrap_or_default();
+    reader.notice_skipped();
+    let names = reader.names.unwrap_or_default();
     let (keys, values) = clustering::rows_in_key_order(keys, values, names.len());
     let data =
         Array2::from_shape_vec((keys.len(), names.len()), values).expect("rows x features values were read");
     Features { keys, names, data }
 }
 
-/// The features' names: the columns' names, or name[1], name[2], ... for an array column.
-fn feature_names(row: &Row) -> Vec<String> {
-    if row.column_count() < 2 {
-        Error::datatype_mismatch("features: the query returns only a key; add at least one feature column")
-            .raise();
+/// Reads the features of rows whose columns from `first` on are numbers, or one float8[]:
+/// names from the first row, the same count in every row.
+pub(super) struct FeatureReader {
+    first: usize,
+    pub names: Option<Vec<String>>,
+    values: Vec<f64>,
+    /// Rows the caller skipped (NULL key, feature or label), for notice_skipped.
+    pub skipped: u64,
+}
+
+impl FeatureReader {
+    pub fn new(first: usize) -> Self {
+        FeatureReader { first, names: None, values: Vec::new(), skipped: 0 }
     }
-    if row.is_array(1) {
-        if row.column_count() > 2 {
-            Error::datatype_mismatch(
-                "features: a float8[] feature column must be the only one after the key",
-            )
+
+    /// The row's features; None if any is NULL. 22023 if their count differs from the
+    /// first row's.
+    pub fn read(&mut self, row: &Row) -> Option<&[f64]> {
+        let first = self.first;
+        let names = self.names.get_or_insert_with(|| feature_names(row, first));
+        self.values.clear();
+        let complete = read_row(row, first, &mut self.values);
+        if self.values.len() != names.len() {
+            Error::invalid_parameter(format!(
+                "{}: the row with key '{}' has {} features, but the first row has {}",
+                row.argument(),
+                row.text(0).as_deref().unwrap_or("NULL"),
+                self.values.len(),
+                names.len()
+            ))
+            .with_hint("every features array must have the same length")
             .raise();
         }
-        let length = row.numbers(1).map_or(0, |values| values.len());
-        (1..=length).map(|i| format!("{}[{i}]", row.column_name(1))).collect()
+        complete.then_some(&self.values[..])
+    }
+
+    pub fn notice_skipped(&self) {
+        if self.skipped > 0 {
+            notice!("pg_marketing: {} row(s) with a NULL key or feature were skipped", self.skipped);
+        }
+    }
+}
+
+/// The features' names: the columns' names from `first` on, or name[1], name[2], ... for
+/// an array column.
+fn feature_names(row: &Row, first: usize) -> Vec<String> {
+    if row.column_count() <= first {
+        Error::datatype_mismatch(format!(
+            "{}: the query has no feature column; add at least one after the first {first}",
+            row.argument()
+        ))
+        .raise();
+    }
+    if row.is_array(first) {
+        if row.column_count() > first + 1 {
+            Error::datatype_mismatch(format!(
+                "{}: a float8[] feature column must be the only feature column",
+                row.argument()
+            ))
+            .raise();
+        }
+        let length = row.numbers(first).map_or(0, |values| values.len());
+        (1..=length).map(|i| format!("{}[{i}]", row.column_name(first))).collect()
     } else {
-        (1..row.column_count()).map(|i| row.column_name(i).to_string()).collect()
+        (first..row.column_count()).map(|i| row.column_name(i).to_string()).collect()
     }
 }
 
 /// Appends the row's features to `out`; false if any is NULL.
-fn read_row(row: &Row, out: &mut Vec<f64>) -> bool {
-    if row.is_array(1) {
-        match row.numbers(1) {
+fn read_row(row: &Row, first: usize, out: &mut Vec<f64>) -> bool {
+    if row.is_array(first) {
+        match row.numbers(first) {
             Some(values) => {
                 let complete = values.iter().all(Option::is_some);
                 out.extend(values.into_iter().map(|x| x.unwrap_or(0.0)));
@@ -104,7 +133,7 @@ fn read_row(row: &Row, out: &mut Vec<f64>) -> bool {
         }
     } else {
         let mut complete = true;
-        for i in 1..row.column_count() {
+        for i in first..row.column_count() {
             match row.number(i) {
                 Some(x) => out.push(x),
                 None => {

@@ -35,7 +35,7 @@ impl Labelled {
         let mut parts = [Labelled::default(), Labelled::default()];
         parts.iter_mut().for_each(|part| part.feature_names = self.feature_names.clone());
         for (i, (key, label)) in self.keys.into_iter().zip(self.labels).enumerate() {
-            let part = &mut parts[usize::from(key_place(seed, &key) < holdout)];
+            let part = &mut parts[usize::from(is_held_out(&key, holdout, seed))];
             part.features.extend_from_slice(&self.features[i * d..(i + 1) * d]);
             part.keys.push(key);
             part.labels.push(label);
@@ -43,6 +43,11 @@ impl Labelled {
         let [training, held_out] = parts;
         (training, held_out)
     }
+}
+
+/// Whether propensity_fit holds out `key`: its place (hash::key_place) is below `holdout`.
+pub fn is_held_out(key: &str, holdout: f64, seed: u64) -> bool {
+    key_place(seed, key) < holdout
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -42,8 +42,11 @@ SELECT count(*) FROM path_summary('SELECT i, now(), ''a'' FROM generate_series(1
 SELECT count(*) FROM retention('SELECT i, now(), ''a'' FROM generate_series(1, 100000000) i');
 SELECT count(*) FROM lifecycle('SELECT i, now() FROM generate_series(1, 100000000) i');
 SELECT window_funnel('1 day', now(), ARRAY[i % 2 = 0, i % 3 = 0]) FROM generate_series(1, 100000000) i;
--- propensity: reading transactions
+-- propensity: reading transactions, training rows and scored rows
 SELECT count(*) FROM purchase_features('SELECT i, now(), i FROM generate_series(1, 100000000) i', now());
+SELECT propensity_fit('SELECT i, i % 2 = 0, i FROM generate_series(1, 100000000) i');
+SELECT count(*) FROM propensity_metrics((SELECT propensity_fit('SELECT i, i % 2 = 0, i % 7 FROM generate_series(1, 100) i')),
+                                         'SELECT i, i % 2 = 0, i FROM generate_series(1, 100000000) i');
 RESET statement_timeout;
 -- the session goes on as before
 SELECT count(*) FROM rfm_score('many_tx');
