@@ -1048,8 +1048,140 @@ FEATURES_SQL = f"""
     SELECT h.*, b.customer_key IS NOT NULL AS label FROM h LEFT JOIN bought b USING (customer_key)"""
 
 
-def propensity_cases() -> list[Case]:
+PROPENSITY_FEATURES = [f"f{j}" for j in range(1, 9)]
+# The true log-odds of bench_training: features of different sizes (j x 10), some of them
+# unrelated to the label (weight 0), as a real training set has.
+PROPENSITY_WEIGHTS = [0.08, -0.05, 0.03, 0.0, 0.02, -0.01, 0.0, 0.005]
+
+
+def propensity_setup(rows: int) -> str:
+    """bench_training: `rows` keys, a label drawn from a logistic model of 8 features, the
+    features uniform in [-5j, 5j] from a seeded hash of (id, j)."""
+    uniform = "(hashint8extended(id, {stream}) & 1048575) / 1048576.0"
+    features = ",\n".join(
+        f"(({uniform.format(stream=SEED * 200 + j)}) * {10 * j} - {5 * j})::float8 AS f{j}" for j in range(1, 9)
+    )
+    log_odds = " + ".join(f"{w} * f{j}" for j, w in enumerate(PROPENSITY_WEIGHTS, start=1))
+    return f"""DROP TABLE IF EXISTS bench_training;
+               CREATE TABLE bench_training AS
+               SELECT id::text AS key, {uniform.format(stream=SEED * 200 + 99)} < 1 / (1 + exp(-(-0.5 + {log_odds}))) AS label, *
+               FROM (SELECT id, {features} FROM generate_series(1, {rows}) AS id) f;
+               ALTER TABLE bench_training DROP COLUMN id;
+               ANALYZE bench_training;
+               DROP TABLE IF EXISTS bench_propensity_model;
+               CREATE TABLE bench_propensity_model AS
+               SELECT propensity_fit('bench_training', 'logistic') AS model"""
+
+
+def fetch_training(conn):
+    """Keys, the holdout flag (propensity_fit's own split), labels and features."""
+    import numpy as np
+
+    rows = conn.execute(
+        f"SELECT key, propensity_holdout(key), label, {', '.join(PROPENSITY_FEATURES)} FROM bench_training"
+    ).fetchall()
+    keys = [row[0] for row in rows]
+    held_out = np.array([row[1] for row in rows])
+    labels = np.array([row[2] for row in rows], dtype=np.int8)
+    return keys, held_out, labels, np.array([row[3:] for row in rows], dtype=np.float64)
+
+
+def sklearn_logistic(tol: float):
+    from sklearn.linear_model import LogisticRegression
+
+    # C = 1 / (l2 n) with propensity_fit's default l2 = 1 / n
+    return LogisticRegression(C=1.0, tol=tol, max_iter=10_000)
+
+
+def sklearn_propensity(conn, table):
+    """What a user does without the extension: fetch, scale, fit LogisticRegression on the
+    training keys, score every row, COPY the scores back."""
+    from sklearn.preprocessing import StandardScaler
+
+    keys, held_out, labels, data = fetch_training(conn)
+    scaler = StandardScaler().fit(data[~held_out])
+    model = sklearn_logistic(1e-4).fit(scaler.transform(data[~held_out]), labels[~held_out])
+    scores = model.predict_proba(scaler.transform(data))[:, 1]
+    copy_rows(conn, table, "key text, score float8", zip(keys, map(float, scores)))
+
+
+def sklearn_coefficients(conn, table):
+    """scikit-learn's coefficients (z-scored units, then the intercept) fitted to tol 1e-10."""
+    from sklearn.preprocessing import StandardScaler
+
+    _, held_out, labels, data = fetch_training(conn)
+    model = sklearn_logistic(1e-10).fit(StandardScaler().fit_transform(data[~held_out]), labels[~held_out])
+    values = list(model.coef_[0]) + [model.intercept_[0]]
+    copy_rows(conn, table, "i int, value float8", enumerate(map(float, values)))
+
+
+def sklearn_scores(conn, table):
+    """Every row scored with the stored model's coefficients by numpy, COPY back."""
+    import numpy as np
+
+    (model,) = conn.execute("SELECT model FROM bench_propensity_model").fetchone()
+    rows = conn.execute(f"SELECT key, {', '.join(PROPENSITY_FEATURES)} FROM bench_training").fetchall()
+    data = np.array([row[1:] for row in rows], dtype=np.float64)
+    logistic = model["logistic"]
+    scores = 1 / (1 + np.exp(-(data @ np.array(logistic["coefficients"]) + logistic["intercept"])))
+    copy_rows(conn, table, "key text, score float8", zip((row[0] for row in rows), map(float, scores)))
+
+
+# The holdout AUC of each side's scores (Mann-Whitney, ties one half, by ranks in SQL): the
+# difference is the agreement column.
+PROPENSITY_AUC_AGREEMENT = """
+    WITH s AS (SELECT 'ours' AS side, key, score FROM bench_ours UNION ALL SELECT 'peer', key, score FROM bench_peer),
+    h AS (SELECT side, t.label, rank() OVER w + (count(*) OVER (PARTITION BY side, score) - 1) / 2.0 AS rk
+          FROM s JOIN bench_training t USING (key) WHERE propensity_holdout(key) WINDOW w AS (PARTITION BY side ORDER BY score)),
+    a AS (SELECT side, (sum(rk) FILTER (WHERE label) - count(*) FILTER (WHERE label) * (count(*) FILTER (WHERE label) + 1) / 2.0)
+                       / (count(*) FILTER (WHERE label) * count(*) FILTER (WHERE NOT label)) AS auc FROM h GROUP BY side)
+    SELECT (SELECT count(*) FROM bench_ours) - (SELECT count(*) FROM bench_peer),
+           abs((SELECT auc FROM a WHERE side = 'ours') - (SELECT auc FROM a WHERE side = 'peer'))"""
+
+PROPENSITY_SCORE_SQL = f"""
+    SELECT key, propensity_score(m.model, ARRAY[{', '.join(PROPENSITY_FEATURES)}]) AS score
+    FROM bench_training, bench_propensity_model m"""
+
+
+def propensity_cases(rows: int) -> list[Case]:
+    setup = propensity_setup(rows)
     return [
+        Case(
+            name="propensity_fit logistic, 8 features, + scores of every row (end to end)",
+            # MATERIALIZED: the fit runs once, whatever the join order
+            ours=f"""WITH m AS MATERIALIZED (SELECT propensity_fit('bench_training', 'logistic') AS model)
+                     SELECT key, propensity_score(m.model, ARRAY[{', '.join(PROPENSITY_FEATURES)}]) AS score
+                     FROM bench_training, m""",
+            peer=sklearn_propensity,
+            peer_name="psycopg fetch + scikit-learn LogisticRegression (C 1) + COPY scores",
+            agreement=PROPENSITY_AUC_AGREEMENT,
+            target="faster than the export to scikit-learn, holdout AUC within 0.001 (issue 18): "
+                   "the agreement column is the AUCs' difference",
+            tolerance=0.001,
+            setup=setup,
+        ),
+        Case(
+            name="propensity_fit logistic coefficients (z-scored units)",
+            ours="""SELECT i - 1 AS i, value::float8 AS value FROM bench_propensity_model m,
+                           jsonb_array_elements_text(m.model->'logistic'->'scaled_coefficients'
+                                                     || jsonb_build_array(m.model->'logistic'->'scaled_intercept'))
+                           WITH ORDINALITY AS c(value, i)""",
+            peer=sklearn_coefficients,
+            peer_name="scikit-learn LogisticRegression (C 1, tol 1e-10) on StandardScaler output",
+            agreement=agreement(["i"], ["value"]),
+            target="coefficients equal scikit-learn's to 1e-4 relative (issue 18): the agreement column",
+            tolerance=1e-4,
+            setup=setup,
+        ),
+        Case(
+            name="propensity_score logistic per row (stored model)",
+            ours=PROPENSITY_SCORE_SQL,
+            peer=sklearn_scores,
+            peer_name="psycopg fetch + numpy (same coefficients) + COPY",
+            agreement=agreement(["key"], ["score"]),
+            target="at least 1M rows/s (issue 18): rows / ours seconds",
+            setup=setup,
+        ),
         Case(
             name="purchase_features",
             ours=f"SELECT * FROM purchase_features('SELECT customer_id, ts, amount FROM orders', '{FEATURES_AS_OF}', '90 days')",
@@ -1076,7 +1208,7 @@ def all_cases(args) -> list[Case]:
     cases.append(segment_roi_case())
     cases += states_cases(as_of(args))
     cases += journeys_cases()
-    cases += propensity_cases()
+    cases += propensity_cases(SCALES[args.scale])
     return [c for c in cases if not args.only or re.search(args.only, c.name)]
 
 

@@ -175,3 +175,15 @@ SELECT label, count(*) AS customers, round(avg(recency_days)::numeric, 1) AS rec
        round(avg(monetary_mean)::numeric, 2) AS mean
 FROM purchase_features('orders', '2024-07-01', '90 days')
 GROUP BY label ORDER BY label;
+\echo '   a logistic model of it trained at 2024-04-01, its holdout AUC and what it learnt,'
+\echo '   and the July customers by decile of its score: the top decile buys again 3.7x as often'
+CREATE TEMP TABLE repurchase AS
+SELECT propensity_fit($$SELECT customer_key, label, recency_days, frequency, monetary_mean, tenure_days, purchases_last_90d
+                        FROM purchase_features('orders', '2024-04-01', '90 days')$$) AS model;
+SELECT round((model->'holdout_metrics'->>'auc')::numeric, 3) AS holdout_auc, feature, round(importance::numeric, 3) AS importance
+FROM repurchase, propensity_importance(model);
+SELECT bin, customers, positives, round(rate::numeric, 3) AS rate, round(lift::numeric, 2) AS lift,
+       round(cumulative_positives_share::numeric, 3) AS cumulative_share
+FROM repurchase, propensity_evaluate(model, $$SELECT customer_key, label, recency_days, frequency, monetary_mean,
+                                                     tenure_days, purchases_last_90d
+                                              FROM purchase_features('orders', '2024-07-01', '90 days')$$);

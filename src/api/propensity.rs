@@ -150,7 +150,7 @@ fn score_data(model: &Model, data: &str) -> Vec<metrics::Scored> {
     if !rows.keys.is_empty() {
         model.check_width(rows.feature_names.len()).or_raise();
     }
-    model.score_rows(&rows)
+    model.score_rows(&rows).or_raise()
 }
 
 /// Fits a model of the label from the features of `training`, holding out a seeded share of
@@ -181,7 +181,11 @@ fn propensity_fit(
 /// The probability of the positive class for one row of features under a model from
 /// propensity_fit; NULL if a feature is NULL.
 #[pg_extern(immutable, parallel_safe, strict)]
-fn propensity_score(model: JsonbDatum, features: pgrx::Array<f64>, fcinfo: pg_sys::FunctionCallInfo) -> Option<f64> {
+fn propensity_score(
+    model: JsonbDatum,
+    features: pgrx::Array<f64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Option<f64> {
     with_cached_model(fcinfo, &model, Model::from_json, |model| {
         model.check_width(features.len()).or_raise();
         let mut row = Vec::with_capacity(features.len());
@@ -192,7 +196,7 @@ fn propensity_score(model: JsonbDatum, features: pgrx::Array<f64>, fcinfo: pg_sy
             }
             row.push(value);
         }
-        Some(model.score(&row))
+        Some(model.score(&row).or_raise())
     })
 }
 
@@ -317,9 +321,11 @@ mod tests {
         assert!(values[..5].iter().all(|g| g.abs() < 1e-8), "{gradient}");
         assert!((values[5] - 1.0).abs() < 1e-12, "l2 x rows: {gradient}");
         // the features do predict: not every coefficient is zero
-        assert!(Spi::get_one::<bool>("SELECT (model->'logistic'->'scaled_coefficients'->>0)::float8 < -0.1 FROM m")
-            .unwrap()
-            .unwrap());
+        assert!(Spi::get_one::<bool>(
+            "SELECT (model->'logistic'->'scaled_coefficients'->>0)::float8 < -0.1 FROM m"
+        )
+        .unwrap()
+        .unwrap());
     }
 
     /// The metrics the fit reports for its holdout are propensity_metrics of the rows that
@@ -372,7 +378,10 @@ mod tests {
             assert_eq!(ours, reported, "{metric}");
             assert!((ours - sql).abs() <= 1e-12 * sql.abs().max(1.0), "{metric}: {ours} against {sql}");
         }
-        assert_eq!(reported("rows") as i64 + count("SELECT (model->>'n_rows')::bigint FROM m"), count("SELECT count(*) FROM tr"));
+        assert_eq!(
+            reported("rows") as i64 + count("SELECT (model->>'n_rows')::bigint FROM m"),
+            count("SELECT count(*) FROM tr")
+        );
         assert!((500.0..900.0).contains(&reported("rows")), "about 30% of 2,357 customers held out");
     }
 
@@ -428,7 +437,8 @@ mod tests {
         assert_eq!(boolean, array);
         // 20 rows with a NULL y and 1 with a NULL label are skipped
         let with_null_label = model("SELECT k, CASE WHEN k = 1 THEN NULL ELSE label END, x, y FROM t");
-        let rows = |m: &serde_json::Value| m["n_rows"].as_u64().unwrap() + m["n_holdout_rows"].as_u64().unwrap();
+        let rows =
+            |m: &serde_json::Value| m["n_rows"].as_u64().unwrap() + m["n_holdout_rows"].as_u64().unwrap();
         assert_eq!(rows(&boolean), 980);
         assert_eq!(rows(&with_null_label), 979);
         assert_eq!(boolean["feature_names"], serde_json::json!(["x", "y"]));
@@ -468,6 +478,13 @@ mod tests {
             ("SELECT * FROM propensity_evaluate((SELECT model FROM m), 't', 0)", "22023", "bins"),
             ("SELECT * FROM propensity_evaluate((SELECT model FROM m), 'SELECT k, label, x, x FROM t')", "22023", "fitted on 1 features"),
             ("SELECT * FROM propensity_metrics(NULL, 't')", "22023", "model must not be NULL"),
+            // +inf - inf: no probability
+            ("SELECT propensity_score(jsonb_set(propensity_fit('SELECT k, label, x, x * 2 FROM t'), '{logistic,coefficients}',
+                                                '[1e308, 1e308]'), ARRAY[1e10, -1e10])", "22003", "too large for a log-odds"),
+            ("SELECT * FROM propensity_metrics(jsonb_set(propensity_fit('SELECT k, label, x, x * 2 FROM t'), '{logistic,coefficients}',
+                                                         '[1e308, 1e308]'), 'SELECT k, label, 1e10, -1e10 FROM t')",
+             "22003", "too large for a log-odds"),
+            ("SELECT propensity_fit('SELECT k, label, x * 1e200 FROM t')", "22003", "feature ?column? has the value"),
             ("SELECT * FROM propensity_importance('[]')", "22023", "not a pg_marketing propensity model"),
         ] {
             let (code, message) = error_of(call).unwrap_or_else(|| panic!("no error from {call}"));
@@ -475,7 +492,10 @@ mod tests {
             assert!(message.contains(words), "{call}: {message}");
         }
         // no rows to evaluate: an empty table and NULL metrics
-        assert_eq!(count("SELECT count(*) FROM m, propensity_evaluate(model, 'SELECT * FROM t WHERE false')"), 0);
+        assert_eq!(
+            count("SELECT count(*) FROM m, propensity_evaluate(model, 'SELECT * FROM t WHERE false')"),
+            0
+        );
         assert_eq!(count("SELECT count(*) FROM m, propensity_metrics(model, 'SELECT * FROM t WHERE false') WHERE value IS NULL"), 5);
     }
 

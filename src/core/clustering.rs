@@ -197,7 +197,7 @@ pub const MAX_ITER: u32 = 100_000;
 const MAX_MAGNITUDE: f64 = 1e100;
 
 /// 22003 naming the first feature with a value beyond MAX_MAGNITUDE.
-fn check_magnitudes(data: ArrayView2<f64>, feature_names: &[String]) -> Result<()> {
+pub fn check_magnitudes(data: ArrayView2<f64>, feature_names: &[String]) -> Result<()> {
     for row in data.rows() {
         if let Some((j, x)) = row.iter().enumerate().find(|(_, x)| x.abs() > MAX_MAGNITUDE) {
             return Err(Error::new(

@@ -20,8 +20,10 @@ impl Options {
             Some(text) => match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(given)) => given,
                 _ => {
-                    return Err(Error::invalid_parameter(format!("{argument} must be a JSON object"))
-                        .with_hint(format!("e.g. '{{\"{}\": ...}}'", known.first().unwrap_or(&"name"))))
+                    return Err(Error::invalid_parameter(format!(
+                        "{argument} must be a JSON object, its numbers within float8's range"
+                    ))
+                    .with_hint(format!("e.g. '{{\"{}\": ...}}'", known.first().unwrap_or(&"name"))))
                 }
             },
         };
@@ -90,7 +92,7 @@ mod tests {
             read.unwrap_err().message
         };
         assert_eq!(message(r#"{"b": 1, "a": 2}"#), "options: unknown option \"a\"");
-        assert_eq!(message("[1]"), "options must be a JSON object");
+        assert_eq!(message("[1]"), "options must be a JSON object, its numbers within float8's range");
         assert_eq!(message(r#"{"l2": "x"}"#), "options: option \"l2\" must be a number between 0 and 10");
         assert_eq!(message(r#"{"l2": -1}"#), "options: option \"l2\" must be a number between 0 and 10");
         assert_eq!(

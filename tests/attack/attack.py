@@ -57,6 +57,9 @@ CREATE TABLE paths AS
 CREATE TABLE features AS
     SELECT i AS id, sin(i) * 10 AS x, cos(i) AS y, (i % 5)::float8 AS z FROM generate_series(1, 300) i
     UNION ALL VALUES (1000, 1e200, 1, 1), (1001, -1e200, 0, 0), (NULL, 1, 1, 1), (1002, NULL, 1, 1);
+CREATE TABLE training AS
+    SELECT i AS k, (i * 7 % 10 < 4)::int AS label, sin(i) * 10 AS x, (i % 5)::float8 AS y FROM generate_series(1, 300) i
+    UNION ALL VALUES (1000, 1, 1e200, 1), (1001, 0, -1e200, 0), (NULL, 1, 1, 1), (1002, NULL, 1, 1), (1003, 1, NULL, 1);
 CREATE TABLE members AS
     SELECT i AS k, (ARRAY['a', 'b', NULL])[1 + i % 3] AS segment, i % 4 = 0 AS is_control FROM generate_series(0, 60) i;
 CREATE TABLE snapshot AS
@@ -76,6 +79,7 @@ CREATE FUNCTION writer() RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO att
 CREATE TABLE models AS
     SELECT 'kmeans' AS kind, kmeans_fit('SELECT id, x, y FROM attack.features WHERE abs(x) < 100', 3) AS model
     UNION ALL SELECT 'gmm', kmeans_fit('SELECT id, x, y FROM attack.features WHERE abs(x) < 100', 2, algorithm => 'gmm')
+    UNION ALL SELECT 'propensity', propensity_fit('SELECT id, z > 1, x, y FROM attack.features WHERE abs(x) < 100')
     UNION ALL SELECT 'clv', clv_fit('SELECT k, ts, amount FROM attack.orders WHERE ts > ''2000-01-01'' AND ts < ''2100-01-01'' AND amount > 0');
 """
 
@@ -92,6 +96,9 @@ QUERIES = {
     "cost": ["attack.costs"],
     "event": ["attack.events", "SELECT k, ts, event FROM attack.events", "SELECT k::text, ts, event FROM attack.events ORDER BY md5(event)"],
     "spend": ["attack.spend"],
+    "training": ["attack.training", "SELECT k, label::boolean, ARRAY[x, y] FROM attack.training WHERE abs(x) < 100",
+                 "SELECT k, label, x FROM attack.training", "SELECT k, 2, x FROM attack.training",
+                 "SELECT k, true, x FROM attack.training"],
 }
 HOSTILE_QUERIES = [
     "", " ", ";", "SELECT", "SELECT 1; SELECT 2", "SELECT 1, now(), 1; DELETE FROM attack.victim",
@@ -107,7 +114,7 @@ WORDS = {
     "model": ["linear", "first_touch", "last_touch", "position_based", "time_decay", "last_non_direct",
               "custom", "markov", "shapley", "U", "", "LINEAR", "markov; drop"],
     "scale": ["zscore", "minmax", "none", "robust", ""],
-    "algorithm": ["kmeans", "gmm", "dbscan", ""],
+    "algorithm": ["kmeans", "gmm", "dbscan", "", "logistic", "gbt"],
     "monetary": ["mean", "total", "sum", ""],
     "segment_map": ["standard", "rf", "none", "x"],
     "path_transform": ["none", "unique", "first", "frequency", "collapse", "?"],
@@ -142,12 +149,18 @@ TYPED = {
               "jsonb_set((SELECT model FROM attack.models WHERE kind = 'clv'), '{bgnbd,a}', '-1')",
               "jsonb_set((SELECT model FROM attack.models WHERE kind = 'clv'), '{bgnbd,r}', '1e308')",
               "jsonb_set((SELECT model FROM attack.models WHERE kind = 'clv'), '{version}', '2')",
-              "jsonb_set((SELECT model FROM attack.models WHERE kind = 'gmm'), '{mixture,covariances}', '[[[-1]]]')"],
+              "jsonb_set((SELECT model FROM attack.models WHERE kind = 'gmm'), '{mixture,covariances}', '[[[-1]]]')",
+              "(SELECT model FROM attack.models WHERE kind = 'propensity')",
+              "jsonb_set((SELECT model FROM attack.models WHERE kind = 'propensity'), '{logistic,coefficients}', '[1e308, 1e308]')",
+              "jsonb_set((SELECT model FROM attack.models WHERE kind = 'propensity'), '{logistic,intercept}', '\"x\"')",
+              "'{\"l2\": 0}'", "'{\"l2\": -1}'", "'{\"max_iter\": 1}'", "'{\"tolerance\": 1e-300}'",
+              "'{\"n_trees\": 5}'", "'{\"l2\": 1e999}'"],
 }
 # Argument names whose text is a query, and which fixture shape fits them.
 QUERY_ARGUMENTS = {"touchpoints": "touch", "conversions": "conversion", "transactions": "order", "orders": "order",
                    "paths": "path", "features": "feature", "members": "member", "costs": "cost", "spend": "spend",
-                   "before": "snapshot", "after": "snapshot", "events": "event"}
+                   "before": "snapshot", "after": "snapshot", "events": "event", "training": "training",
+                   "data": "training"}
 
 
 def quote(text: str) -> str:

@@ -73,3 +73,10 @@ SELECT pg_temp.expect('propensity', recency_days = 10 AND frequency = 2 AND mone
                                     AND mean_days_between = 20 AND purchases_last_90d = 2 AND label)
 FROM purchase_features($$VALUES (1, timestamptz '2024-06-01', 10.0), (1, '2024-06-21', 20.0),
                                 (1, '2024-07-06', 99.0)$$, '2024-07-01', '30 days');
+-- Worked by hand: one 0/1 feature and no penalty; the fit gives each group its share of
+-- positives, 1 of 4 at x = 0 and 3 of 5 at x = 1.
+SELECT pg_temp.expect('propensity model', abs(propensity_score(model, ARRAY[0]) - 0.25) < 1e-9
+                                          AND abs(propensity_score(model, ARRAY[1]) - 0.6) < 1e-9)
+FROM (SELECT propensity_fit($$VALUES (1, 1, 0), (2, 0, 0), (3, 0, 0), (4, 0, 0),
+                                     (5, 1, 1), (6, 1, 1), (7, 1, 1), (8, 0, 1), (9, 0, 1)$$,
+                            holdout => 0, options => '{"l2": 0}') AS model) m;

@@ -66,7 +66,9 @@ pub fn auc(rows: &[Scored]) -> Option<f64> {
     let (mut wins, mut negatives_below) = (0.0, 0.0);
     let mut start = 0;
     while start < scores.len() {
-        let end = start + scores[start..].iter().take_while(|s| s.0 == scores[start].0).count();
+        // total_cmp, so that a run always holds at least its first score (NaN != NaN)
+        let first = scores[start].0;
+        let end = start + scores[start..].iter().take_while(|s| s.0.total_cmp(&first).is_eq()).count();
         let run_positives = scores[start..end].iter().filter(|s| s.1).count() as f64;
         let run_negatives = (end - start) as f64 - run_positives;
         wins += run_positives * (negatives_below + 0.5 * run_negatives);
@@ -149,6 +151,11 @@ mod tests {
         // all tied: one half; one class: none
         assert_eq!(auc(&scored(&[("a", 0.3, true), ("b", 0.3, false)])), Some(0.5));
         assert_eq!(auc(&scored(&[("a", 0.3, true)])), None);
+        // NaN scores end the count like any other (sorted last): no endless loop
+        assert_eq!(
+            auc(&scored(&[("a", f64::NAN, true), ("b", f64::NAN, true), ("c", 0.1, false)])),
+            Some(1.0)
+        );
     }
 
     #[test]

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::logistic::{self, Logistic, LogisticOptions};
 use super::metrics::{self, Metrics, Scored};
-use crate::core::error::{Error, Result};
+use crate::core::clustering::check_magnitudes;
+use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::hash::key_place;
 use crate::core::options::Options;
 
@@ -129,6 +130,12 @@ pub fn fit(
     if rows.feature_names.is_empty() {
         return Err(Error::invalid_parameter("training: there are no feature columns"));
     }
+    // squares of larger values overflow the standard deviations
+    let shape = (rows.keys.len(), rows.feature_names.len());
+    check_magnitudes(
+        ndarray::ArrayView2::from_shape(shape, &rows.features).expect("rows x features values"),
+        &rows.feature_names,
+    )?;
     let (training, held_out) = rows.split(holdout, seed as u64);
     let positives = training.labels.iter().filter(|&&y| y).count() as u64;
     let negatives = training.labels.len() as u64 - positives;
@@ -161,7 +168,7 @@ pub fn fit(
         logistic: Some(fitted),
         holdout_metrics: None,
     };
-    model.holdout_metrics = metrics::metrics(&model.score_rows(&held_out));
+    model.holdout_metrics = metrics::metrics(&model.score_rows(&held_out)?);
     Ok(model)
 }
 
@@ -219,20 +226,31 @@ impl Model {
         Ok(())
     }
 
-    /// The probability of the positive class for one row of features, in the model's order.
-    pub fn score(&self, features: &[f64]) -> f64 {
-        match (self.algorithm, &self.logistic) {
+    /// The probability of the positive class for one row of features, in the model's order;
+    /// 22003 when features and coefficients are too large for a log-odds in float8.
+    pub fn score(&self, features: &[f64]) -> Result<f64> {
+        let probability = match (self.algorithm, &self.logistic) {
             (Algorithm::Logistic, Some(logistic)) => logistic.probability(features),
             _ => unreachable!("from_json and fit only make consistent models"),
+        };
+        if probability.is_nan() {
+            return Err(Error::new(
+                ErrorKind::OutOfRange,
+                "features are too large for a log-odds in float8 under this model",
+            )
+            .with_hint("features must be of the size the model was fitted on"));
         }
+        Ok(probability)
     }
 
-    pub fn score_rows(&self, rows: &Labelled) -> Vec<Scored> {
+    pub fn score_rows(&self, rows: &Labelled) -> Result<Vec<Scored>> {
         (0..rows.keys.len())
-            .map(|i| Scored {
-                key: rows.keys[i].clone(),
-                score: self.score(rows.row(i)),
-                label: rows.labels[i],
+            .map(|i| {
+                Ok(Scored {
+                    key: rows.keys[i].clone(),
+                    score: self.score(rows.row(i))?,
+                    label: rows.labels[i],
+                })
             })
             .collect()
     }
@@ -324,5 +342,14 @@ mod tests {
             assert!(Model::from_json(&bad).is_err(), "{bad}");
         }
         assert!(model.check_width(3).unwrap_err().message.contains("fitted on 2 features (x, noise)"));
+        // coefficients of opposite signs on huge features: +inf - inf is no probability
+        let mut huge = model.clone();
+        huge.logistic.as_mut().unwrap().coefficients = vec![1e308, 1e308];
+        assert_eq!(huge.score(&[1e10, -1e10]).unwrap_err().kind, ErrorKind::OutOfRange);
+        assert_eq!(huge.score(&[1e10, 1e10]), Ok(1.0));
+        let mut too_large = customers();
+        too_large.features[3] = 1e101;
+        let error = fit(too_large, Algorithm::Logistic, 0.2, 0, None, &mut || {}).unwrap_err();
+        assert_eq!((error.kind, error.message.contains("noise")), (ErrorKind::OutOfRange, true), "{error:?}");
     }
 }
