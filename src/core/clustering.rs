@@ -22,9 +22,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{mixture, parallel};
 use crate::core::error::{Error, ErrorKind, Result};
+use crate::core::model_json::ModelKind;
 
 pub const MODEL_FORMAT: &str = "pg_marketing.kmeans";
 pub const MODEL_VERSION: u32 = 1;
+const MODEL_KIND: ModelKind =
+    ModelKind { format: MODEL_FORMAT, version: MODEL_VERSION, name: "k-means", fitter: "kmeans_fit" };
 /// The silhouette is O(n^2): it is computed on a seeded sample of at most this many rows.
 pub const SILHOUETTE_SAMPLE: usize = 10_000;
 
@@ -316,23 +319,7 @@ pub struct Model {
 
 impl Model {
     pub fn from_json(text: &str) -> Result<Model> {
-        let not_ours = || {
-            Error::invalid_parameter(format!(
-                "the model is not a pg_marketing k-means model of version {MODEL_VERSION}"
-            ))
-            .with_hint("Pass the jsonb that kmeans_fit returned.")
-        };
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|_| not_ours())?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(MODEL_FORMAT)
-            || value.get("version").and_then(|v| v.as_u64()) != Some(MODEL_VERSION as u64)
-        {
-            return Err(not_ours());
-        }
-        let damaged = |what: String| {
-            Error::invalid_parameter(format!("the k-means model is damaged: {what}"))
-                .with_hint("Pass the jsonb that kmeans_fit returned.")
-        };
-        let model: Model = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
+        let model: Model = MODEL_KIND.parse(text)?;
         let d = model.feature_names.len();
         let square = |m: &Vec<Vec<f64>>| m.len() == d && m.iter().all(|row| row.len() == d);
         let consistent = d > 0
@@ -356,7 +343,7 @@ impl Model {
                 _ => false,
             };
         if !consistent {
-            return Err(damaged("its sizes do not agree with k and feature_names".into()));
+            return Err(MODEL_KIND.damaged("its sizes do not agree with k and feature_names".into()));
         }
         Ok(model)
     }

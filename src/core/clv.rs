@@ -6,11 +6,11 @@
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-
 use statrs::function::gamma::ln_gamma;
 
 use super::interner::sort_interruptibly;
 use crate::core::error::{Error, ErrorKind};
+use crate::core::model_json::ModelKind;
 
 /// Fewer repeat customers than this: no Gamma-Gamma fit (its estimates would be noise).
 pub const MIN_GAMMA_GAMMA_CUSTOMERS: usize = 10;
@@ -667,25 +667,12 @@ pub struct FittedGammaGamma {
 
 pub const MODEL_FORMAT: &str = "pg_marketing.clv";
 pub const MODEL_VERSION: u32 = 1;
+const MODEL_KIND: ModelKind =
+    ModelKind { format: MODEL_FORMAT, version: MODEL_VERSION, name: "CLV", fitter: "clv_fit" };
 
 impl Model {
     pub fn from_json(text: &str) -> Result<Model, Error> {
-        let not_ours = || {
-            Error::invalid_parameter(format!(
-                "the model is not a pg_marketing CLV model of version {MODEL_VERSION}"
-            ))
-            .with_hint("Pass the jsonb that clv_fit returned.")
-        };
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|_| not_ours())?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(MODEL_FORMAT)
-            || value.get("version").and_then(|v| v.as_u64()) != Some(MODEL_VERSION as u64)
-        {
-            return Err(not_ours());
-        }
-        let model: Model = serde_json::from_value(value).map_err(|e| {
-            Error::invalid_parameter(format!("the CLV model is damaged: {e}"))
-                .with_hint("Pass the jsonb that clv_fit returned.")
-        })?;
+        let model: Model = MODEL_KIND.parse(text)?;
         let BgNbd { r, alpha, a, b } = model.bgnbd.params;
         let positive = |x: f64| x.is_finite() && x > 0.0;
         let gamma_ok = model

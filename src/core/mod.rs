@@ -10,6 +10,7 @@ pub mod hash;
 pub mod interner;
 pub mod journey;
 pub mod mixture;
+pub mod model_json;
 pub mod options;
 pub mod parallel;
 #[cfg(test)]

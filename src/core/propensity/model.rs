@@ -8,11 +8,14 @@ use super::metrics::{self, Metrics, Scored};
 use crate::core::clustering::check_magnitudes;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::hash::key_place;
+use crate::core::model_json::ModelKind;
 use crate::core::options::Options;
 
 pub const MODEL_FORMAT: &str = "pg_marketing.propensity";
 pub const MODEL_VERSION: u32 = 1;
 pub const MAX_HOLDOUT: f64 = 0.9;
+const MODEL_KIND: ModelKind =
+    ModelKind { format: MODEL_FORMAT, version: MODEL_VERSION, name: "propensity", fitter: "propensity_fit" };
 
 /// Labelled rows in key order (so that a fit does not depend on the rows' order).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -174,23 +177,7 @@ pub fn fit(
 
 impl Model {
     pub fn from_json(text: &str) -> Result<Model> {
-        let not_ours = || {
-            Error::invalid_parameter(format!(
-                "the model is not a pg_marketing propensity model of version {MODEL_VERSION}"
-            ))
-            .with_hint("Pass the jsonb that propensity_fit returned.")
-        };
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|_| not_ours())?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(MODEL_FORMAT)
-            || value.get("version").and_then(|v| v.as_u64()) != Some(MODEL_VERSION as u64)
-        {
-            return Err(not_ours());
-        }
-        let damaged = |what: String| {
-            Error::invalid_parameter(format!("the propensity model is damaged: {what}"))
-                .with_hint("Pass the jsonb that propensity_fit returned.")
-        };
-        let model: Model = serde_json::from_value(value).map_err(|e| damaged(e.to_string()))?;
+        let model: Model = MODEL_KIND.parse(text)?;
         let d = model.feature_names.len();
         let finite = |values: &[f64]| values.iter().all(|x| x.is_finite());
         let consistent = d > 0
@@ -205,7 +192,7 @@ impl Model {
                 _ => false,
             };
         if !consistent {
-            return Err(damaged("its parameters do not match its feature_names".into()));
+            return Err(MODEL_KIND.damaged("its parameters do not match its feature_names".into()));
         }
         Ok(model)
     }
