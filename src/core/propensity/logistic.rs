@@ -93,7 +93,7 @@ pub fn standardise(rows: &[f64], d: usize) -> (Vec<f64>, Vec<f64>, Vec<bool>) {
         .zip(&mut constant)
         .map(|((s, m), constant)| {
             let sd = (s / n).sqrt();
-            *constant = !(sd > 10.0 * f64::EPSILON * m.abs().max(f64::MIN_POSITIVE));
+            *constant = sd.is_nan() || sd <= 10.0 * f64::EPSILON * m.abs().max(f64::MIN_POSITIVE);
             if *constant {
                 1.0
             } else {
@@ -176,7 +176,7 @@ fn newton_step(hessian: &[f64], gradient: &[f64], active: &[bool]) -> Option<Vec
                 sum -= l[i * m + k] * l[j * m + k];
             }
             if i == j {
-                if !(sum > 0.0) {
+                if sum.is_nan() || sum <= 0.0 {
                     return None;
                 }
                 l[i * m + i] = sum.sqrt();
