@@ -64,7 +64,7 @@ COMMENT ON FUNCTION path_transitions(events text, max_steps integer, start_event
 COMMENT ON FUNCTION propensity_evaluate(model jsonb, data text, bins integer) IS
     'The gains table of labelled rows under a propensity model: rows by descending score cut into bins, with each bin''s rate, lift and cumulative share of positives (see docs/propensity.md)';
 COMMENT ON FUNCTION propensity_fit(training text, algorithm text, holdout double precision, seed bigint, options jsonb) IS
-    'Fits a model of the probability of a label (boolean or 0/1) from features, holding out a seeded share of keys for the metrics the model reports; returns the model as jsonb (see docs/propensity.md)';
+    'Fits a model of the probability of a label (boolean or 0/1) from features by gradient-boosted trees (gbt, the default) or logistic regression, holding out a seeded share of keys for the metrics the model reports; returns the model as jsonb (see docs/propensity.md)';
 COMMENT ON FUNCTION propensity_holdout(key text, holdout double precision, seed bigint) IS
     'Whether propensity_fit with this holdout share and seed holds out the key: the model''s own holdout rows (see docs/propensity.md)';
 COMMENT ON FUNCTION propensity_importance(model jsonb) IS
@@ -72,7 +72,7 @@ COMMENT ON FUNCTION propensity_importance(model jsonb) IS
 COMMENT ON FUNCTION propensity_metrics(model jsonb, data text) IS
     'AUC, log loss, Brier score, accuracy, base rate and row count of labelled rows under a propensity model (see docs/propensity.md)';
 COMMENT ON FUNCTION propensity_score(model jsonb, features double precision[]) IS
-    'The probability of the positive class for one row of features under a model from propensity_fit; NULL when a feature is NULL (see docs/propensity.md)';
+    'The probability of the positive class for one row of features under a model from propensity_fit; a NULL feature is a missing value under gbt and makes the score NULL under logistic (see docs/propensity.md)';
 COMMENT ON FUNCTION purchase_features(transactions text, as_of timestamp with time zone, horizon interval) IS
     'Per customer, features from the transactions before as_of and whether they bought in the horizon after it: the training rows of a repurchase or churn model (see docs/propensity.md)';
 COMMENT ON FUNCTION retention(events text, cohort_event text, return_event text, period text, periods integer) IS

@@ -267,6 +267,7 @@ mod tests {
             "lifecycle('SELECT * FROM tp ORDER BY {o}', 'week')",
             "purchase_features('SELECT k, ts, v FROM cv ORDER BY {o}', '2024-02-15', '10 days')",
             "propensity_fit('SELECT k, k % 2 = 0, extract(epoch FROM ts) / 86400, v FROM cv ORDER BY {o}')",
+            "propensity_fit('SELECT k, k % 2 = 0, extract(epoch FROM ts) / 86400, v FROM cv ORDER BY {o}', 'logistic')",
             "propensity_evaluate((SELECT propensity_fit('SELECT k, k % 2 = 0, v FROM cv')),
                                  'SELECT k, k % 3 = 0, v FROM cv ORDER BY {o}', 7)",
             "propensity_metrics((SELECT propensity_fit('SELECT k, k % 2 = 0, v FROM cv')),

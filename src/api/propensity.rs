@@ -110,24 +110,28 @@ const fn labelled_shape(argument: &'static str) -> Shape {
 const TRAINING: Shape = labelled_shape("training");
 const DATA: Shape = labelled_shape("data");
 
-/// Reads (key, label, features...) rows, skipping those with a NULL key, label or feature
-/// (a NOTICE counts them), in key order (repeated keys by label and features), so that what
-/// follows does not depend on the query's order or plan.
-fn read_labelled(shape: &Shape, query: &str) -> Labelled {
+/// Reads (key, label, features...) rows, skipping those with a NULL key or label, and
+/// those with a NULL feature unless `missing` (then NaN stands for it), with a NOTICE
+/// counting the skipped; returns them in key order.
+fn read_labelled(shape: &Shape, query: &str, missing: bool) -> Labelled {
     let mut keys: Vec<String> = Vec::new();
     // per row: the label as 0 or 1, then the features, so that one sort orders both
     let mut values: Vec<f64> = Vec::new();
     let mut reader = FeatureReader::new(2);
-    input::for_each_row(shape, query, |row| match (row.text(0), row.label(1), reader.read(row)) {
-        (Some(key), Some(label), Some(features)) => {
-            keys.push(key.to_string());
-            values.push(if label { 1.0 } else { 0.0 });
-            values.extend_from_slice(features);
+    input::for_each_row(shape, query, |row| {
+        let features = if missing { Some(reader.read_with_missing(row)) } else { reader.read(row) };
+        match (row.text(0), row.label(1), features) {
+            (Some(key), Some(label), Some(features)) => {
+                keys.push(key.to_string());
+                values.push(if label { 1.0 } else { 0.0 });
+                values.extend_from_slice(features);
+            }
+            _ => reader.skipped += 1,
         }
-        _ => reader.skipped += 1,
     });
     if reader.skipped > 0 {
-        notice!("pg_marketing: {} row(s) with a NULL key, label or feature were skipped", reader.skipped);
+        let what = if missing { "key or label" } else { "key, label or feature" };
+        notice!("pg_marketing: {} row(s) with a NULL {what} were skipped", reader.skipped);
     }
     let feature_names = reader.names.unwrap_or_default();
     let width = feature_names.len() + 1;
@@ -146,7 +150,7 @@ fn parse_model(model: &JsonbDatum) -> Model {
 
 /// Reads `data` and scores it with `model`.
 fn score_data(model: &Model, data: &str) -> Vec<metrics::Scored> {
-    let rows = read_labelled(&DATA, data);
+    let rows = read_labelled(&DATA, data, model.algorithm.takes_missing());
     if !rows.keys.is_empty() {
         model.check_width(rows.feature_names.len()).or_raise();
     }
@@ -158,7 +162,7 @@ fn score_data(model: &Model, data: &str) -> Vec<metrics::Scored> {
 #[pg_extern(volatile, parallel_unsafe)]
 fn propensity_fit(
     training: Option<&str>,
-    algorithm: default!(Option<&str>, "'logistic'"),
+    algorithm: default!(Option<&str>, "'gbt'"),
     holdout: default!(Option<f64>, "0.2"),
     seed: default!(Option<i64>, "0"),
     options: default!(Option<JsonbDatum>, "'{}'"),
@@ -167,7 +171,7 @@ fn propensity_fit(
     let holdout = required(holdout, "holdout");
     let seed = required(seed, "seed");
     let options = options.map(|options| options.text());
-    let rows = read_labelled(&TRAINING, required(training, "training"));
+    let rows = read_labelled(&TRAINING, required(training, "training"), algorithm.takes_missing());
     let model = model::fit(rows, algorithm, holdout, seed, options.as_deref(), &mut interrupt).or_raise();
     if model.logistic.as_ref().is_some_and(|l| !l.converged) {
         warning!(
@@ -179,7 +183,8 @@ fn propensity_fit(
 }
 
 /// The probability of the positive class for one row of features under a model from
-/// propensity_fit; NULL if a feature is NULL.
+/// propensity_fit. A NULL feature is a missing value under gbt, and makes the score NULL
+/// under logistic.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn propensity_score(
     model: JsonbDatum,
@@ -188,12 +193,17 @@ fn propensity_score(
 ) -> Option<f64> {
     with_cached_model(fcinfo, &model, Model::from_json, |model| {
         model.check_width(features.len()).or_raise();
+        let missing = model.algorithm.takes_missing();
         let mut row = Vec::with_capacity(features.len());
         for value in features.iter() {
-            let value = value?;
-            if !value.is_finite() {
-                Error::invalid_parameter("features must not contain NaN or infinity").raise();
-            }
+            let value = match value {
+                Some(value) if !value.is_finite() => {
+                    Error::invalid_parameter("features must not contain NaN or infinity").raise()
+                }
+                Some(value) => value,
+                None if missing => f64::NAN,
+                None => return None,
+            };
             row.push(value);
         }
         Some(model.score(&row).or_raise())
@@ -335,11 +345,17 @@ mod tests {
     #[pg_test]
     fn holdout_metrics_match_propensity_metrics_and_their_sql_definitions() {
         cdnow_training();
-        Spi::run(
-            "CREATE TABLE m AS SELECT propensity_fit('tr', 'logistic', holdout => 0.3, seed => 5) AS model;
-             CREATE TABLE h AS SELECT * FROM tr WHERE propensity_holdout(k, 0.3, 5)",
-        )
-        .unwrap();
+        Spi::run("CREATE TABLE h AS SELECT * FROM tr WHERE propensity_holdout(k, 0.3, 5)").unwrap();
+        for algorithm in ["logistic", "gbt"] {
+            Spi::run(&format!(
+                "DROP TABLE IF EXISTS m; CREATE TABLE m AS SELECT propensity_fit('tr', '{algorithm}', holdout => 0.3, seed => 5) AS model"
+            ))
+            .unwrap();
+            holdout_metrics_match(algorithm);
+        }
+    }
+
+    fn holdout_metrics_match(algorithm: &str) {
         let ours = |metric: &str| {
             Spi::get_one::<f64>(&format!(
                 "SELECT value FROM m, propensity_metrics(model, 'h') WHERE metric = '{metric}'"
@@ -375,8 +391,11 @@ mod tests {
         ];
         for (metric, definition) in definitions {
             let (ours, reported, sql) = (ours(metric), reported(metric), sql(&definition));
-            assert_eq!(ours, reported, "{metric}");
-            assert!((ours - sql).abs() <= 1e-12 * sql.abs().max(1.0), "{metric}: {ours} against {sql}");
+            assert_eq!(ours, reported, "{algorithm} {metric}");
+            assert!(
+                (ours - sql).abs() <= 1e-12 * sql.abs().max(1.0),
+                "{algorithm} {metric}: {ours} against {sql}"
+            );
         }
         assert_eq!(
             reported("rows") as i64 + count("SELECT (model->>'n_rows')::bigint FROM m"),
@@ -390,7 +409,16 @@ mod tests {
     #[pg_test]
     fn the_gains_table_matches_ntile_over_the_scores() {
         cdnow_training();
-        Spi::run("CREATE TABLE m AS SELECT propensity_fit('tr', 'logistic', holdout => 0) AS model").unwrap();
+        for algorithm in ["logistic", "gbt"] {
+            Spi::run(&format!(
+                "DROP TABLE IF EXISTS m; CREATE TABLE m AS SELECT propensity_fit('tr', '{algorithm}', holdout => 0) AS model"
+            ))
+            .unwrap();
+            gains_match_ntile();
+        }
+    }
+
+    fn gains_match_ntile() {
         let ours = Spi::get_one::<String>(
             "SELECT string_agg(concat_ws(':', bin, customers, positives, min_score, max_score, rate, round(lift::numeric, 12),
                                          round(cumulative_positives_share::numeric, 12)), ' ' ORDER BY bin)
@@ -443,9 +471,45 @@ mod tests {
         assert_eq!(rows(&with_null_label), 979);
         assert_eq!(boolean["feature_names"], serde_json::json!(["x", "y"]));
         assert_eq!(boolean["algorithm"], "logistic");
-        // a NULL feature scores NULL; NULL arguments
-        assert_eq!(count("SELECT count(*) FROM t WHERE propensity_score((SELECT propensity_fit('t')), ARRAY[x, y]) IS NULL"), 20);
-        assert_eq!(count("SELECT count(*) FROM propensity_importance((SELECT propensity_fit('t')))"), 2);
+        // under logistic a NULL feature scores NULL
+        assert_eq!(
+            count("SELECT count(*) FROM t WHERE propensity_score((SELECT propensity_fit('t', 'logistic')), ARRAY[x, y]) IS NULL"),
+            20
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM propensity_importance((SELECT propensity_fit('t', 'logistic')))"),
+            2
+        );
+    }
+
+    /// gbt keeps rows with a NULL feature as missing values: they count in the fit, and a
+    /// NULL scores as the trees send missing values, which the fit learned from them.
+    #[pg_test]
+    fn gbt_takes_null_features_as_missing_values() {
+        // y is NULL for every tenth key, whose label is always true: missing y predicts it
+        Spi::run(
+            "CREATE TABLE t AS SELECT i AS k, i % 10 = 0 OR i % 7 < 2 AS label, (i % 100)::float8 AS x,
+                                      CASE WHEN i % 10 = 0 THEN NULL ELSE (i % 13)::float8 END AS y
+                               FROM generate_series(1, 2000) i;
+             CREATE TABLE m AS SELECT propensity_fit('t', holdout => 0) AS model",
+        )
+        .unwrap();
+        assert_eq!(count("SELECT (model->>'n_rows')::bigint FROM m"), 2000);
+        assert_eq!(
+            Spi::get_one::<String>("SELECT model->>'algorithm' FROM m").unwrap().as_deref(),
+            Some("gbt")
+        );
+        let missing = Spi::get_one::<f64>("SELECT avg(propensity_score(model, ARRAY[x, NULL])) FROM t, m")
+            .unwrap()
+            .unwrap();
+        let present = Spi::get_one::<f64>(
+            "SELECT avg(propensity_score(model, ARRAY[x, y])) FROM t, m WHERE y IS NOT NULL",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(missing > 0.9 && present < 0.4, "missing {missing}, present {present}");
+        // propensity_evaluate scores the NULL rows too
+        assert_eq!(count("SELECT sum(customers)::bigint FROM m, propensity_evaluate(model, 't')"), 2000);
     }
 
     #[pg_test]
@@ -464,9 +528,12 @@ mod tests {
             ("SELECT propensity_fit('t', holdout => 0.95)", "22023", "holdout"),
             ("SELECT propensity_fit('t', holdout => -0.1)", "22023", "holdout"),
             ("SELECT propensity_fit('t', 'svm')", "22023", "unknown algorithm 'svm'"),
-            ("SELECT propensity_fit('t', 'gbt')", "22023", "'gbt'"),
-            (r#"SELECT propensity_fit('t', options => '{"n_trees": 10}')"#, "22023", r#"unknown option "n_trees""#),
+            (r#"SELECT propensity_fit('t', 'logistic', options => '{"n_trees": 10}')"#, "22023", r#"unknown option "n_trees""#),
+            (r#"SELECT propensity_fit('t', options => '{"max_iter": 10}')"#, "22023", r#"unknown option "max_iter""#),
             (r#"SELECT propensity_fit('t', options => '{"l2": "high"}')"#, "22023", r#""l2""#),
+            (r#"SELECT propensity_fit('t', options => '{"max_depth": 0}')"#, "22023", r#""max_depth" must be an integer between 1 and 64"#),
+            (r#"SELECT propensity_fit('t', options => '{"early_stopping": "yes"}')"#, "22023", r#""early_stopping" must be true or false"#),
+            (r#"SELECT propensity_fit('t', options => '{"early_stopping": true, "validation_share": 0.9}')"#, "22023", r#""validation_share""#),
             ("SELECT propensity_fit('t', options => '[1]')", "22023", "JSON object"),
             ("SELECT propensity_fit(NULL)", "22023", "training must not be NULL"),
             ("SELECT propensity_fit('t', seed => NULL)", "22023", "seed must not be NULL"),
@@ -474,17 +541,20 @@ mod tests {
             ("SELECT propensity_score(model, ARRAY['NaN']::float8[]) FROM m", "22023", "NaN"),
             (r#"SELECT propensity_score('{"format": "x"}', ARRAY[1]::float8[])"#, "22023", r#"not a pg_marketing propensity model"#),
             ("SELECT propensity_score(jsonb_set(model, '{version}', '2'), ARRAY[1]::float8[]) FROM m", "22023", "version 1"),
-            ("SELECT propensity_score(jsonb_set(model, '{logistic,coefficients}', '[]'), ARRAY[1]::float8[]) FROM m", "22023", "damaged"),
+            ("SELECT propensity_score(jsonb_set(model, '{gbt,trees,0,left,0}', '0'), ARRAY[1]::float8[]) FROM m", "22023", "damaged"),
+            ("SELECT propensity_score(jsonb_set(model, '{gbt,trees,0,feature,0}', '1'), ARRAY[1]::float8[]) FROM m", "22023", "damaged"),
+            ("SELECT propensity_score(jsonb_set(model, '{algorithm}', '\"logistic\"'), ARRAY[1]::float8[]) FROM m", "22023", "damaged"),
+            ("SELECT propensity_score(jsonb_set(propensity_fit('t', 'logistic'), '{logistic,coefficients}', '[]'), ARRAY[1]::float8[])", "22023", "damaged"),
             ("SELECT * FROM propensity_evaluate((SELECT model FROM m), 't', 0)", "22023", "bins"),
             ("SELECT * FROM propensity_evaluate((SELECT model FROM m), 'SELECT k, label, x, x FROM t')", "22023", "fitted on 1 features"),
             ("SELECT * FROM propensity_metrics(NULL, 't')", "22023", "model must not be NULL"),
             // +inf - inf: no probability
-            ("SELECT propensity_score(jsonb_set(propensity_fit('SELECT k, label, x, x * 2 FROM t'), '{logistic,coefficients}',
+            ("SELECT propensity_score(jsonb_set(propensity_fit('SELECT k, label, x, x * 2 FROM t', 'logistic'), '{logistic,coefficients}',
                                                 '[1e308, 1e308]'), ARRAY[1e10, -1e10])", "22003", "too large for a log-odds"),
-            ("SELECT * FROM propensity_metrics(jsonb_set(propensity_fit('SELECT k, label, x, x * 2 FROM t'), '{logistic,coefficients}',
+            ("SELECT * FROM propensity_metrics(jsonb_set(propensity_fit('SELECT k, label, x, x * 2 FROM t', 'logistic'), '{logistic,coefficients}',
                                                          '[1e308, 1e308]'), 'SELECT k, label, 1e10, -1e10 FROM t')",
              "22003", "too large for a log-odds"),
-            ("SELECT propensity_fit('SELECT k, label, x * 1e200 FROM t')", "22003", "feature ?column? has the value"),
+            ("SELECT propensity_fit('SELECT k, label, x * 1e200 FROM t', 'logistic')", "22003", "feature ?column? has the value"),
             ("SELECT * FROM propensity_importance('[]')", "22023", "not a pg_marketing propensity model"),
         ] {
             let (code, message) = error_of(call).unwrap_or_else(|| panic!("no error from {call}"));

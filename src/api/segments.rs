@@ -70,10 +70,17 @@ impl FeatureReader {
     /// The row's features; None if any is NULL. 22023 if their count differs from the
     /// first row's.
     pub fn read(&mut self, row: &Row) -> Option<&[f64]> {
+        let complete = self.read_with_missing(row).iter().all(|x| !x.is_nan());
+        complete.then_some(&self.values[..])
+    }
+
+    /// The row's features, NaN for a NULL one. 22023 if their count differs from the first
+    /// row's.
+    pub fn read_with_missing(&mut self, row: &Row) -> &[f64] {
         let first = self.first;
         let names = self.names.get_or_insert_with(|| feature_names(row, first));
         self.values.clear();
-        let complete = read_row(row, first, &mut self.values);
+        read_row(row, first, names.len(), &mut self.values);
         if self.values.len() != names.len() {
             Error::invalid_parameter(format!(
                 "{}: the row with key '{}' has {} features, but the first row has {}",
@@ -85,7 +92,7 @@ impl FeatureReader {
             .with_hint("every features array must have the same length")
             .raise();
         }
-        complete.then_some(&self.values[..])
+        &self.values
     }
 
     pub fn notice_skipped(&self) {
@@ -120,29 +127,16 @@ fn feature_names(row: &Row, first: usize) -> Vec<String> {
     }
 }
 
-/// Appends the row's features to `out`; false if any is NULL.
-fn read_row(row: &Row, first: usize, out: &mut Vec<f64>) -> bool {
+/// Appends the row's features to `out`, NaN for a NULL one (input refuses NaN values, so
+/// NaN means NULL here); a NULL array is `width` NULL features.
+fn read_row(row: &Row, first: usize, width: usize, out: &mut Vec<f64>) {
     if row.is_array(first) {
         match row.numbers(first) {
-            Some(values) => {
-                let complete = values.iter().all(Option::is_some);
-                out.extend(values.into_iter().map(|x| x.unwrap_or(0.0)));
-                complete
-            }
-            None => false,
+            Some(values) => out.extend(values.into_iter().map(|x| x.unwrap_or(f64::NAN))),
+            None => out.resize(width, f64::NAN),
         }
     } else {
-        let mut complete = true;
-        for i in first..row.column_count() {
-            match row.number(i) {
-                Some(x) => out.push(x),
-                None => {
-                    out.push(0.0);
-                    complete = false;
-                }
-            }
-        }
-        complete
+        out.extend((first..row.column_count()).map(|i| row.number(i).unwrap_or(f64::NAN)));
     }
 }
 

@@ -60,6 +60,14 @@ impl Options {
         }
     }
 
+    /// true or false, or `default` when absent.
+    pub fn boolean(&self, name: &str, default: bool) -> Result<bool> {
+        match self.given.get(name) {
+            None => Ok(default),
+            Some(value) => value.as_bool().ok_or_else(|| self.wrong(name, "true or false")),
+        }
+    }
+
     /// An integer in [min, max], or `default` when absent.
     pub fn integer(&self, name: &str, default: i64, min: i64, max: i64) -> Result<i64> {
         match self.given.get(name) {
@@ -84,6 +92,12 @@ mod tests {
         assert_eq!(options.integer("max_iter", 100, 1, 1000), Ok(100));
         assert_eq!(options.optional_number("max_iter", 0.0, 1.0), Ok(None));
         assert_eq!(Options::parse("options", None, &known).unwrap().integer("max_iter", 7, 1, 9), Ok(7));
+        let flag = Options::parse("options", Some(r#"{"l2": true}"#), &known).unwrap();
+        assert_eq!((flag.boolean("l2", false), flag.boolean("max_iter", true)), (Ok(true), Ok(true)));
+        assert_eq!(
+            options.boolean("l2", false).unwrap_err().message,
+            "options: option \"l2\" must be true or false"
+        );
 
         let message = |text: &str| {
             let parsed = Options::parse("options", Some(text), &known);

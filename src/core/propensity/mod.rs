@@ -4,3 +4,4 @@ pub mod features;
 pub mod logistic;
 pub mod metrics;
 pub mod model;
+pub mod trees;

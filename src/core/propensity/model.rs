@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::logistic::{self, Logistic, LogisticOptions};
 use super::metrics::{self, Metrics, Scored};
+use super::trees::{self, Booster, EarlyStopping, GbtOptions};
 use crate::core::clustering::check_magnitudes;
 use crate::core::error::{Error, ErrorKind, Result};
 use crate::core::hash::key_place;
@@ -23,7 +24,8 @@ pub struct Labelled {
     pub feature_names: Vec<String>,
     pub keys: Vec<String>,
     pub labels: Vec<bool>,
-    /// keys.len() x feature_names.len(), row-major, finite.
+    /// keys.len() x feature_names.len(), row-major, finite; NaN is a missing value, which
+    /// only gbt takes.
     pub features: Vec<f64>,
 }
 
@@ -31,6 +33,10 @@ impl Labelled {
     fn row(&self, i: usize) -> &[f64] {
         let d = self.feature_names.len();
         &self.features[i * d..(i + 1) * d]
+    }
+
+    fn rows(&self) -> trees::Rows<'_> {
+        trees::Rows { features: &self.features, labels: &self.labels, d: self.feature_names.len() }
     }
 
     /// The rows whose key's place is below `holdout` (see hash::key_place), and the others.
@@ -58,19 +64,22 @@ pub fn is_held_out(key: &str, holdout: f64, seed: u64) -> bool {
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     Logistic,
+    Gbt,
 }
 
 impl Algorithm {
     pub fn parse(text: &str) -> Result<Algorithm> {
         match text {
             "logistic" => Ok(Algorithm::Logistic),
-            "gbt" => Err(Error::invalid_parameter(
-                "algorithm 'gbt' (gradient-boosted trees) is not available in this version",
-            )
-            .with_hint("use algorithm => 'logistic'")),
+            "gbt" => Ok(Algorithm::Gbt),
             _ => Err(Error::invalid_parameter(format!("unknown algorithm '{text}'"))
-                .with_hint("the algorithm is 'logistic'")),
+                .with_hint("the algorithms are 'gbt' (gradient-boosted trees) and 'logistic'")),
         }
+    }
+
+    /// Whether the algorithm takes missing (NULL) features; logistic needs every one.
+    pub fn takes_missing(self) -> bool {
+        self == Algorithm::Gbt
     }
 }
 
@@ -96,13 +105,77 @@ pub struct Model {
     /// Training rows.
     pub n_rows: u64,
     pub n_holdout_rows: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub logistic: Option<Logistic>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gbt: Option<Booster>,
     /// propensity_metrics of the holdout rows; None without any.
     pub holdout_metrics: Option<Metrics>,
 }
 
 /// The options of each algorithm, with their defaults: docs/propensity.md.
 const LOGISTIC_OPTIONS: [&str; 3] = ["l2", "max_iter", "tolerance"];
+const GBT_OPTIONS: [&str; 11] = [
+    "n_trees",
+    "learning_rate",
+    "max_depth",
+    "max_leaves",
+    "min_samples_leaf",
+    "l2",
+    "max_bins",
+    "early_stopping",
+    "validation_share",
+    "n_iter_no_change",
+    "tolerance",
+];
+
+/// gbt's early stopping watches the training keys whose place under seed + 1 is below
+/// validation_share (default 0.1, as scikit-learn's validation_fraction).
+const VALIDATION_SHARE: f64 = 0.1;
+
+/// The booster's options, and the validation share when early stopping is on.
+fn gbt_options(options: &Options) -> Result<(GbtOptions, Option<f64>)> {
+    let d = GbtOptions::default();
+    let integer = |name: &str, default: u32, min: i64, max: i64| -> Result<u32> {
+        Ok(options.integer(name, default.into(), min, max)? as u32)
+    };
+    let early_stopping = options.boolean("early_stopping", false)?;
+    let rule = EarlyStopping {
+        n_iter_no_change: integer("n_iter_no_change", 10, 1, 10_000)?,
+        tolerance: options.number("tolerance", 1e-7, 0.0, 1.0)?,
+    };
+    let validation_share = options.number("validation_share", VALIDATION_SHARE, 0.01, 0.5)?;
+    let gbt = GbtOptions {
+        n_trees: integer("n_trees", d.n_trees, 1, 10_000)?,
+        learning_rate: options.number("learning_rate", d.learning_rate, 1e-6, 10.0)?,
+        max_depth: integer("max_depth", d.max_depth, 1, 64)?,
+        max_leaves: integer("max_leaves", d.max_leaves, 2, 65_536)?,
+        min_samples_leaf: integer("min_samples_leaf", d.min_samples_leaf, 1, i64::from(u32::MAX))?,
+        l2: options.number("l2", d.l2, 0.0, 1e12)?,
+        max_bins: integer("max_bins", d.max_bins, 2, i64::from(trees::MAX_BINS))?,
+        early_stopping: early_stopping.then_some(rule),
+    };
+    Ok((gbt, early_stopping.then_some(validation_share)))
+}
+
+fn gbt_options_used(o: &GbtOptions, validation_share: Option<f64>) -> serde_json::Value {
+    let mut used = serde_json::json!({
+        "n_trees": o.n_trees,
+        "learning_rate": o.learning_rate,
+        "max_depth": o.max_depth,
+        "max_leaves": o.max_leaves,
+        "min_samples_leaf": o.min_samples_leaf,
+        "l2": o.l2,
+        "max_bins": o.max_bins,
+        "early_stopping": o.early_stopping.is_some(),
+    });
+    if let (Some(rule), Some(share)) = (o.early_stopping, validation_share) {
+        used["validation_share"] = share.into();
+        used["n_iter_no_change"] = rule.n_iter_no_change.into();
+        used["tolerance"] = rule.tolerance.into();
+    }
+    used
+}
 
 fn logistic_options(options: &Options) -> Result<LogisticOptions> {
     let defaults = LogisticOptions::default();
@@ -128,17 +201,22 @@ pub fn fit(
             "holdout must be between 0 and {MAX_HOLDOUT}, not {holdout}"
         )));
     }
-    let options = Options::parse("options", options_text, &LOGISTIC_OPTIONS)?;
-    let logistic_options = logistic_options(&options)?;
+    let known: &[&str] = match algorithm {
+        Algorithm::Logistic => &LOGISTIC_OPTIONS,
+        Algorithm::Gbt => &GBT_OPTIONS,
+    };
+    let options = Options::parse("options", options_text, known)?;
     if rows.feature_names.is_empty() {
         return Err(Error::invalid_parameter("training: there are no feature columns"));
     }
-    // squares of larger values overflow the standard deviations
-    let shape = (rows.keys.len(), rows.feature_names.len());
-    check_magnitudes(
-        ndarray::ArrayView2::from_shape(shape, &rows.features).expect("rows x features values"),
-        &rows.feature_names,
-    )?;
+    if algorithm == Algorithm::Logistic {
+        // squares of larger values overflow the standard deviations
+        let shape = (rows.keys.len(), rows.feature_names.len());
+        check_magnitudes(
+            ndarray::ArrayView2::from_shape(shape, &rows.features).expect("rows x features values"),
+            &rows.feature_names,
+        )?;
+    }
     let (training, held_out) = rows.split(holdout, seed as u64);
     let positives = training.labels.iter().filter(|&&y| y).count() as u64;
     let negatives = training.labels.len() as u64 - positives;
@@ -151,12 +229,36 @@ pub fn fit(
         .with_hint("check the label column, or lower holdout if few rows are left for training"));
     }
     let d = training.feature_names.len();
-    let fitted = logistic::fit(&training.features, &training.labels, d, &logistic_options, interrupt)?;
-    let used = serde_json::json!({
-        "l2": fitted.l2,
-        "max_iter": logistic_options.max_iter,
-        "tolerance": logistic_options.tolerance,
-    });
+    let (used, logistic, gbt) = match algorithm {
+        Algorithm::Logistic => {
+            let logistic_options = logistic_options(&options)?;
+            let fitted =
+                logistic::fit(&training.features, &training.labels, d, &logistic_options, interrupt)?;
+            let used = serde_json::json!({
+                "l2": fitted.l2,
+                "max_iter": logistic_options.max_iter,
+                "tolerance": logistic_options.tolerance,
+            });
+            (used, Some(fitted), None)
+        }
+        Algorithm::Gbt => {
+            let (gbt_options, validation_share) = gbt_options(&options)?;
+            let booster = match validation_share {
+                None => trees::fit(training.rows(), None, &gbt_options, interrupt)?,
+                Some(share) => {
+                    let (fitting, validation) = training.clone().split(share, (seed as u64).wrapping_add(1));
+                    if fitting.labels.iter().all(|&y| y) || fitting.labels.iter().all(|&y| !y) {
+                        return Err(Error::invalid_parameter(
+                            "training: without the validation rows the training rows are of one class",
+                        )
+                        .with_hint("lower validation_share, or turn early_stopping off"));
+                    }
+                    trees::fit(fitting.rows(), Some(validation.rows()), &gbt_options, interrupt)?
+                }
+            };
+            (gbt_options_used(&gbt_options, validation_share), None, Some(booster))
+        }
+    };
     let mut model = Model {
         format: MODEL_FORMAT.into(),
         version: MODEL_VERSION,
@@ -168,7 +270,8 @@ pub fn fit(
         class_balance: ClassBalance { positives, negatives },
         n_rows: training.labels.len() as u64,
         n_holdout_rows: held_out.labels.len() as u64,
-        logistic: Some(fitted),
+        logistic,
+        gbt,
         holdout_metrics: None,
     };
     model.holdout_metrics = metrics::metrics(&model.score_rows(&held_out)?);
@@ -183,12 +286,14 @@ impl Model {
         let consistent = d > 0
             && match (model.algorithm, &model.logistic) {
                 (Algorithm::Logistic, Some(l)) => {
-                    l.coefficients.len() == d
+                    model.gbt.is_none()
+                        && l.coefficients.len() == d
                         && finite(&l.coefficients)
                         && l.intercept.is_finite()
                         && l.scaled_coefficients.len() == d
                         && finite(&l.scaled_coefficients)
                 }
+                (Algorithm::Gbt, None) => model.gbt.as_ref().is_some_and(|booster| booster.is_consistent(d)),
                 _ => false,
             };
         if !consistent {
@@ -216,9 +321,10 @@ impl Model {
     /// The probability of the positive class for one row of features, in the model's order;
     /// 22003 when features and coefficients are too large for a log-odds in float8.
     pub fn score(&self, features: &[f64]) -> Result<f64> {
-        let probability = match (self.algorithm, &self.logistic) {
-            (Algorithm::Logistic, Some(logistic)) => logistic.probability(features),
-            _ => unreachable!("from_json and fit only make consistent models"),
+        let probability = match (&self.logistic, &self.gbt) {
+            (Some(logistic), _) => logistic.probability(features),
+            (None, Some(booster)) => booster.probability(features),
+            (None, None) => unreachable!("from_json and fit only make consistent models"),
         };
         if probability.is_nan() {
             return Err(Error::new(
@@ -242,12 +348,14 @@ impl Model {
             .collect()
     }
 
-    /// Each feature's share of the total |coefficient| in z-scored units (a change of one
-    /// standard deviation), largest first, ties by name.
+    /// Each feature's share of the total: for logistic of |coefficient| in z-scored units
+    /// (a change of one standard deviation), for gbt of the loss its splits removed (gain);
+    /// largest first, ties by name.
     pub fn importance(&self) -> Vec<(String, f64)> {
-        let weights: Vec<f64> = match &self.logistic {
-            Some(logistic) => logistic.scaled_coefficients.iter().map(|w| w.abs()).collect(),
-            None => unreachable!("from_json and fit only make consistent models"),
+        let weights: Vec<f64> = match (&self.logistic, &self.gbt) {
+            (Some(logistic), _) => logistic.scaled_coefficients.iter().map(|w| w.abs()).collect(),
+            (None, Some(booster)) => booster.gain.clone(),
+            (None, None) => unreachable!("from_json and fit only make consistent models"),
         };
         let total: f64 = weights.iter().sum();
         let mut shares: Vec<(String, f64)> = self
@@ -302,6 +410,47 @@ mod tests {
         assert!((importance.iter().map(|i| i.1).sum::<f64>() - 1.0).abs() < 1e-12);
         let text = serde_json::to_string(&model).unwrap();
         assert_eq!(Model::from_json(&text).unwrap(), model);
+    }
+
+    #[test]
+    fn gbt_fits_deterministically_by_seed_takes_missing_values_and_stops_early_if_asked() {
+        let fit_gbt = |rows: Labelled, seed: i64, options: Option<&str>| {
+            fit(rows, Algorithm::Gbt, 0.2, seed, options, &mut || {}).unwrap()
+        };
+        let model = fit_gbt(customers(), 0, None);
+        let m = model.holdout_metrics.as_ref().unwrap();
+        assert!(m.auc.unwrap() > 0.8, "{m:?}");
+        assert_eq!(model.gbt.as_ref().unwrap().trees.len(), 100);
+        assert_eq!(model.importance()[0].0, "x");
+        assert_eq!(model.options["max_leaves"], 31);
+        assert_eq!(fit_gbt(customers(), 0, None), model);
+        assert_ne!(fit_gbt(customers(), 1, None).gbt, model.gbt);
+        let text = serde_json::to_string(&model).unwrap();
+        assert_eq!(Model::from_json(&text).unwrap(), model);
+        // the first tree's root splits x (feature 0); a feature 7 of 2 is damage
+        let damaged = text.replacen(r#""feature":[0"#, r#""feature":[7"#, 1);
+        assert!(damaged != text && Model::from_json(&damaged).is_err());
+
+        // a missing x scores as the trees' learned direction sends it, not as an error
+        let mut missing = customers();
+        missing.features.iter_mut().step_by(2).skip(3).step_by(5).for_each(|x| *x = f64::NAN);
+        let with_missing = fit_gbt(missing, 0, None);
+        assert!(with_missing.score(&[f64::NAN, 3.0]).unwrap().is_finite());
+
+        let stopped = fit_gbt(customers(), 0, Some(r#"{"early_stopping": true, "n_trees": 1000}"#));
+        let booster = stopped.gbt.as_ref().unwrap();
+        assert!(booster.stopped_early && booster.trees.len() < 1000, "{}", booster.trees.len());
+        assert_eq!(
+            (stopped.options["validation_share"].as_f64(), stopped.options["n_iter_no_change"].as_u64()),
+            (Some(0.1), Some(10))
+        );
+
+        let message = |options: &str| {
+            fit(customers(), Algorithm::Gbt, 0.2, 0, Some(options), &mut || {}).unwrap_err().message
+        };
+        assert!(message(r#"{"max_bins": 256}"#).contains("\"max_bins\" must be an integer between 2 and 255"));
+        assert!(message(r#"{"max_iter": 5}"#).contains("unknown option \"max_iter\""));
+        assert!(message(r#"{"early_stopping": 1}"#).contains("\"early_stopping\" must be true or false"));
     }
 
     #[test]
