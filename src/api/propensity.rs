@@ -275,6 +275,7 @@ fn propensity_metrics(
 /// a model on its own holdout rows.
 #[pg_extern(immutable, parallel_safe, strict)]
 fn propensity_holdout(key: &str, holdout: default!(f64, "0.2"), seed: default!(i64, "0")) -> bool {
+    model::check_holdout(holdout).or_raise();
     model::is_held_out(key, holdout, seed as u64)
 }
 
@@ -527,6 +528,8 @@ mod tests {
             ("SELECT propensity_fit('SELECT k, label, ''NaN''::float8 FROM t')", "22023", "NaN"),
             ("SELECT propensity_fit('t', holdout => 0.95)", "22023", "holdout"),
             ("SELECT propensity_fit('t', holdout => -0.1)", "22023", "holdout"),
+            ("SELECT propensity_holdout('1', 0.95)", "22023", "holdout must be between 0 and 0.9"),
+            ("SELECT propensity_holdout('1', 'NaN')", "22023", "holdout must be between 0 and 0.9"),
             ("SELECT propensity_fit('t', 'svm')", "22023", "unknown algorithm 'svm'"),
             (r#"SELECT propensity_fit('t', 'logistic', options => '{"n_trees": 10}')"#, "22023", r#"unknown option "n_trees""#),
             (r#"SELECT propensity_fit('t', options => '{"max_iter": 10}')"#, "22023", r#"unknown option "max_iter""#),

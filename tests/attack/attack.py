@@ -79,7 +79,8 @@ CREATE FUNCTION writer() RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO att
 CREATE TABLE models AS
     SELECT 'kmeans' AS kind, kmeans_fit('SELECT id, x, y FROM attack.features WHERE abs(x) < 100', 3) AS model
     UNION ALL SELECT 'gmm', kmeans_fit('SELECT id, x, y FROM attack.features WHERE abs(x) < 100', 2, algorithm => 'gmm')
-    UNION ALL SELECT 'propensity', propensity_fit('SELECT id, z > 1, x, y FROM attack.features WHERE abs(x) < 100')
+    UNION ALL SELECT 'propensity', propensity_fit('SELECT id, z > 1, x, y FROM attack.features WHERE abs(x) < 100', 'logistic')
+    UNION ALL SELECT 'gbt', propensity_fit('SELECT id, z > 1, x, y FROM attack.features', options => '{"n_trees": 5}')
     UNION ALL SELECT 'clv', clv_fit('SELECT k, ts, amount FROM attack.orders WHERE ts > ''2000-01-01'' AND ts < ''2100-01-01'' AND amount > 0');
 """
 
@@ -153,8 +154,14 @@ TYPED = {
               "(SELECT model FROM attack.models WHERE kind = 'propensity')",
               "jsonb_set((SELECT model FROM attack.models WHERE kind = 'propensity'), '{logistic,coefficients}', '[1e308, 1e308]')",
               "jsonb_set((SELECT model FROM attack.models WHERE kind = 'propensity'), '{logistic,intercept}', '\"x\"')",
+              "(SELECT model FROM attack.models WHERE kind = 'gbt')",
+              "jsonb_set((SELECT model FROM attack.models WHERE kind = 'gbt'), '{gbt,trees,0,left,0}', '0')",
+              "jsonb_set((SELECT model FROM attack.models WHERE kind = 'gbt'), '{gbt,trees,0,value}', '[1e308, 1e308, 1e308]')",
+              "jsonb_set((SELECT model FROM attack.models WHERE kind = 'gbt'), '{gbt,base_log_odds}', '1e999')",
               "'{\"l2\": 0}'", "'{\"l2\": -1}'", "'{\"max_iter\": 1}'", "'{\"tolerance\": 1e-300}'",
-              "'{\"n_trees\": 5}'", "'{\"l2\": 1e999}'"],
+              "'{\"n_trees\": 5}'", "'{\"l2\": 1e999}'", "'{\"max_depth\": 64, \"max_leaves\": 65536, \"min_samples_leaf\": 1}'",
+              "'{\"early_stopping\": true, \"validation_share\": 0.5, \"n_iter_no_change\": 1}'",
+              "'{\"learning_rate\": 10, \"n_trees\": 50}'", "'{\"max_bins\": 2}'"],
 }
 # Argument names whose text is a query, and which fixture shape fits them.
 QUERY_ARGUMENTS = {"touchpoints": "touch", "conversions": "conversion", "transactions": "order", "orders": "order",

@@ -55,6 +55,16 @@ impl Labelled {
     }
 }
 
+/// 22023 unless holdout is a share in [0, MAX_HOLDOUT].
+pub fn check_holdout(holdout: f64) -> Result<()> {
+    if !(0.0..=MAX_HOLDOUT).contains(&holdout) {
+        return Err(Error::invalid_parameter(format!(
+            "holdout must be between 0 and {MAX_HOLDOUT}, not {holdout}"
+        )));
+    }
+    Ok(())
+}
+
 /// Whether propensity_fit holds out `key`: its place (hash::key_place) is below `holdout`.
 pub fn is_held_out(key: &str, holdout: f64, seed: u64) -> bool {
     key_place(seed, key) < holdout
@@ -196,11 +206,7 @@ pub fn fit(
     options_text: Option<&str>,
     interrupt: &mut dyn FnMut(),
 ) -> Result<Model> {
-    if !(0.0..=MAX_HOLDOUT).contains(&holdout) {
-        return Err(Error::invalid_parameter(format!(
-            "holdout must be between 0 and {MAX_HOLDOUT}, not {holdout}"
-        )));
-    }
+    check_holdout(holdout)?;
     let known: &[&str] = match algorithm {
         Algorithm::Logistic => &LOGISTIC_OPTIONS,
         Algorithm::Gbt => &GBT_OPTIONS,
