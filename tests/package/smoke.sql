@@ -79,4 +79,4 @@ SELECT pg_temp.expect('propensity model', abs(propensity_score(model, ARRAY[0]) 
                                           AND abs(propensity_score(model, ARRAY[1]) - 0.6) < 1e-9)
 FROM (SELECT propensity_fit($$VALUES (1, 1, 0), (2, 0, 0), (3, 0, 0), (4, 0, 0),
                                      (5, 1, 1), (6, 1, 1), (7, 1, 1), (8, 0, 1), (9, 0, 1)$$,
-                            holdout => 0, options => '{"l2": 0}') AS model) m;
+                            'logistic', holdout => 0, options => '{"l2": 0}') AS model) m;
