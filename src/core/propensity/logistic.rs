@@ -68,7 +68,7 @@ pub fn sigmoid(t: f64) -> f64 {
 }
 
 /// ln(1 + e^t), without overflow for large t.
-fn softplus(t: f64) -> f64 {
+pub(super) fn softplus(t: f64) -> f64 {
     t.max(0.0) + (-t.abs()).exp().ln_1p()
 }
 

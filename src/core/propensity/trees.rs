@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use super::logistic::sigmoid;
+use super::logistic::{sigmoid, softplus};
 use crate::core::error::{Error, Result};
 use crate::core::parallel;
 
@@ -400,6 +400,8 @@ impl Grower<'_> {
     fn open(&self, node: usize, rows: Range<usize>, depth: u32, histogram: Histogram) -> Open {
         let total = histogram[0].iter().fold(Sums::default(), |sum, &s| sum.plus(s));
         let split = (depth < self.options.max_depth).then(|| self.best_split(&histogram, total)).flatten();
+        // only a leaf that will split needs its histogram (for its children's)
+        let histogram = if split.is_some() { histogram } else { Vec::new() };
         Open { node, rows, depth, total, histogram, split }
     }
 
@@ -491,11 +493,8 @@ fn log_loss(log_odds: &[f64], labels: &[bool]) -> f64 {
     let total: f64 = log_odds
         .iter()
         .zip(labels)
-        .map(|(&t, &y)| {
-            // -ln p = ln(1 + e^-t) for a positive, -ln(1 - p) = ln(1 + e^t) for a negative
-            let t = if y { -t } else { t };
-            t.max(0.0) + (-t.abs()).exp().ln_1p()
-        })
+        // -ln p = ln(1 + e^-t) for a positive, -ln(1 - p) = ln(1 + e^t) for a negative
+        .map(|(&t, &y)| softplus(if y { -t } else { t }))
         .sum();
     total / labels.len().max(1) as f64
 }
