@@ -136,12 +136,7 @@ fn read_labelled(shape: &Shape, query: &str, missing: bool) -> Labelled {
     let feature_names = reader.names.unwrap_or_default();
     let width = feature_names.len() + 1;
     let (keys, values) = rows_in_key_order(keys, values, width);
-    let mut labelled = Labelled { feature_names, keys, ..Default::default() };
-    for row in values.chunks_exact(width) {
-        labelled.labels.push(row[0] == 1.0);
-        labelled.features.extend_from_slice(&row[1..]);
-    }
-    labelled
+    Labelled::from_label_rows(feature_names, keys, &values)
 }
 
 fn parse_model(model: &JsonbDatum) -> Model {
@@ -154,7 +149,7 @@ fn score_data(model: &Model, data: &str) -> Vec<metrics::Scored> {
     if !rows.keys.is_empty() {
         model.check_width(rows.feature_names.len()).or_raise();
     }
-    model.score_rows(&rows).or_raise()
+    model.score_rows(rows).or_raise()
 }
 
 /// Fits a model of the label from the features of `training`, holding out a seeded share of

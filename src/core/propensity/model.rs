@@ -30,9 +30,15 @@ pub struct Labelled {
 }
 
 impl Labelled {
-    fn row(&self, i: usize) -> &[f64] {
-        let d = self.feature_names.len();
-        &self.features[i * d..(i + 1) * d]
+    /// Rows of `width` = 1 + features values each: the label as 0 or 1, then the features.
+    pub fn from_label_rows(feature_names: Vec<String>, keys: Vec<String>, values: &[f64]) -> Labelled {
+        let width = feature_names.len() + 1;
+        let mut labelled = Labelled { feature_names, keys, ..Default::default() };
+        for row in values.chunks_exact(width) {
+            labelled.labels.push(row[0] == 1.0);
+            labelled.features.extend_from_slice(&row[1..]);
+        }
+        labelled
     }
 
     fn rows(&self) -> trees::Rows<'_> {
@@ -223,7 +229,7 @@ pub fn fit(
             &rows.feature_names,
         )?;
     }
-    let (training, held_out) = rows.split(holdout, seed as u64);
+    let (mut training, held_out) = rows.split(holdout, seed as u64);
     let positives = training.labels.iter().filter(|&&y| y).count() as u64;
     let negatives = training.labels.len() as u64 - positives;
     if positives == 0 || negatives == 0 {
@@ -234,7 +240,8 @@ pub fn fit(
         ))
         .with_hint("check the label column, or lower holdout if few rows are left for training"));
     }
-    let d = training.feature_names.len();
+    let feature_names = training.feature_names.clone();
+    let d = feature_names.len();
     let (used, logistic, gbt) = match algorithm {
         Algorithm::Logistic => {
             let logistic_options = logistic_options(&options)?;
@@ -252,7 +259,9 @@ pub fn fit(
             let booster = match validation_share {
                 None => trees::fit(training.rows(), None, &gbt_options, interrupt)?,
                 Some(share) => {
-                    let (fitting, validation) = training.clone().split(share, (seed as u64).wrapping_add(1));
+                    // the training rows are not needed whole after this
+                    let (fitting, validation) =
+                        std::mem::take(&mut training).split(share, (seed as u64).wrapping_add(1));
                     if fitting.labels.iter().all(|&y| y) || fitting.labels.iter().all(|&y| !y) {
                         return Err(Error::invalid_parameter(
                             "training: without the validation rows the training rows are of one class",
@@ -269,18 +278,18 @@ pub fn fit(
         format: MODEL_FORMAT.into(),
         version: MODEL_VERSION,
         algorithm,
-        feature_names: training.feature_names,
+        feature_names,
         options: used,
         seed,
         holdout,
         class_balance: ClassBalance { positives, negatives },
-        n_rows: training.labels.len() as u64,
+        n_rows: positives + negatives,
         n_holdout_rows: held_out.labels.len() as u64,
         logistic,
         gbt,
         holdout_metrics: None,
     };
-    model.holdout_metrics = metrics::metrics(&model.score_rows(&held_out)?);
+    model.holdout_metrics = metrics::metrics(&model.score_rows(held_out)?);
     Ok(model)
 }
 
@@ -342,15 +351,13 @@ impl Model {
         Ok(probability)
     }
 
-    pub fn score_rows(&self, rows: &Labelled) -> Result<Vec<Scored>> {
-        (0..rows.keys.len())
-            .map(|i| {
-                Ok(Scored {
-                    key: rows.keys[i].clone(),
-                    score: self.score(rows.row(i))?,
-                    label: rows.labels[i],
-                })
-            })
+    pub fn score_rows(&self, rows: Labelled) -> Result<Vec<Scored>> {
+        let d = rows.feature_names.len();
+        rows.keys
+            .into_iter()
+            .zip(rows.labels)
+            .zip(rows.features.chunks_exact(d.max(1)))
+            .map(|((key, label), row)| Ok(Scored { key, score: self.score(row)?, label }))
             .collect()
     }
 
