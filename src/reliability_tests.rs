@@ -162,6 +162,8 @@ mod tests {
         // hold far more than 8 MB
         let customers = "SELECT i, ''2024-01-01''::timestamptz + i * interval ''1 minute'', 1 FROM generate_series(1, 1000000) i";
         let touches = "SELECT i, ''2024-01-01''::timestamptz + i * interval ''1 minute'', ''ch'' || i % 5 FROM generate_series(1, 1000000) i";
+        // the 20,000 rows whose trees outgrow the budget below are read and fitted within it
+        assert_eq!(error_of(&format!("{GBT_FIT_20K})")), None);
         for call in [
             format!("SELECT count(*) FROM customer_stage('{customers}')"),
             format!("SELECT count(*) FROM growth_accounting('{customers}')"),
@@ -170,6 +172,11 @@ mod tests {
             format!("SELECT count(*) FROM channel_preference('{touches}')"),
             format!("SELECT count(*) FROM purchase_features('{customers}', '2030-01-01')"),
             "SELECT propensity_fit('SELECT i, i % 2 = 0, i % 7 FROM generate_series(1, 1000000) i')".to_string(),
+            // scored rows, kept for the gains table and the AUC
+            format!("SELECT count(*) FROM propensity_evaluate(({SMALL_MODEL}), '{LABELLED_MILLION}')"),
+            format!("SELECT count(*) FROM propensity_metrics(({SMALL_MODEL}), '{LABELLED_MILLION}')"),
+            // rows that fit the budget (below), trees that do not
+            format!("{GBT_FIT_20K}, options => '{{\"n_trees\": 10000, \"max_leaves\": 65536, \"max_depth\": 64, \"min_samples_leaf\": 1}}')"),
             "SELECT count(d) FROM (SELECT decayed_activity(now(), 1, '1 day', now()) AS d FROM generate_series(1, 1000000) i GROUP BY i) s"
                 .to_string(),
         ] {
@@ -179,6 +186,12 @@ mod tests {
         }
         Spi::run("RESET pg_marketing.memory_budget").unwrap();
     }
+
+    const SMALL_MODEL: &str =
+        "SELECT propensity_fit('SELECT i, i % 2 = 0, i % 7 FROM generate_series(1, 100) i')";
+    const LABELLED_MILLION: &str = "SELECT i, i % 2 = 0, i % 7 FROM generate_series(1, 1000000) i";
+    const GBT_FIT_20K: &str =
+        "SELECT propensity_fit('SELECT i, i % 3 = 0, sin(i), cos(i) FROM generate_series(1, 20000) i'";
 
     #[pg_test]
     fn the_memory_budget_stops_each_journeys_function() {
