@@ -50,3 +50,43 @@ SELECT count(*) FILTER (WHERE p IS NULL) AS null_scores, round(sum(p)::numeric, 
 FROM (SELECT propensity_score(model, ARRAY[recency_days, frequency, monetary_mean, tenure_days, purchases_last_90d]) AS p
       FROM repurchase, july) s;
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
+-- gradient-boosted trees, the default algorithm, on the same rows
+CREATE TEMP TABLE repurchase_gbt AS SELECT propensity_fit('training') AS model;
+SELECT model->>'algorithm' AS algorithm, model->>'n_rows' AS training_rows,
+       jsonb_array_length(model->'gbt'->'trees') AS trees, model->'gbt'->>'stopped_early' AS stopped_early,
+       round((model->'holdout_metrics'->>'auc')::numeric, 4) AS holdout_auc
+FROM repurchase_gbt;
+-- the same rows in another order, and integer labels: the same model
+SELECT propensity_fit('SELECT customer_key, label::int, recency_days, frequency, monetary_mean, tenure_days,
+                              purchases_last_90d FROM training ORDER BY md5(customer_key)') = model AS same
+FROM repurchase_gbt;
+-- the holdout metrics are propensity_metrics of the holdout rows, and the Brier score their
+-- mean squared error computed here from propensity_score
+SELECT metric, round(value::numeric, 6) = round((model->'holdout_metrics'->>metric)::numeric, 6) AS same
+FROM repurchase_gbt, propensity_metrics(model, 'SELECT * FROM training WHERE propensity_holdout(customer_key)');
+SELECT round(avg((propensity_score(model, ARRAY[recency_days, frequency, monetary_mean, tenure_days,
+                                                purchases_last_90d]) - label::int) ^ 2)::numeric, 12)
+       = round((model->'holdout_metrics'->>'brier')::numeric, 12) AS brier_by_hand
+FROM repurchase_gbt, training WHERE propensity_holdout(customer_key) GROUP BY model;
+SELECT feature, round(importance::numeric, 3) AS importance FROM repurchase_gbt, propensity_importance(model);
+SELECT metric, round(value::numeric, 4) AS value FROM repurchase_gbt, propensity_metrics(model, 'july');
+-- early stopping on a validation share of the training keys stops well before 1,000 trees
+SELECT jsonb_array_length(model->'gbt'->'trees') < 1000 AS fewer_trees, model->'gbt'->>'stopped_early' AS stopped_early,
+       model->'options'->>'validation_share' AS validation_share
+FROM (SELECT propensity_fit('training', options => '{"early_stopping": true, "n_trees": 1000}') AS model) m;
+-- a NULL feature is a missing value: every July row is scored, those without a mean amount too
+SELECT count(*) AS rows, count(p) AS scored, bool_and(p > 0 AND p < 1) AS probabilities
+FROM (SELECT propensity_score(model, ARRAY[recency_days, frequency, NULL, tenure_days, purchases_last_90d]) AS p
+      FROM repurchase_gbt, july) s;
+SELECT value AS rows FROM repurchase_gbt,
+     propensity_metrics(model, 'SELECT customer_key, label, recency_days, frequency, NULL::float8, tenure_days,
+                                       purchases_last_90d FROM july') WHERE metric = 'rows';
+-- the same serial and under a parallel plan
+SELECT round(sum(p)::numeric, 9) AS total
+FROM (SELECT propensity_score(model, ARRAY[recency_days, frequency, monetary_mean, tenure_days, purchases_last_90d]) AS p
+      FROM repurchase_gbt, july) s;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SELECT round(sum(p)::numeric, 9) AS total
+FROM (SELECT propensity_score(model, ARRAY[recency_days, frequency, monetary_mean, tenure_days, purchases_last_90d]) AS p
+      FROM repurchase_gbt, july) s;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;

@@ -13,6 +13,10 @@ FROM generate_series(1, 300000) i;
 CREATE TEMP TABLE points AS
 SELECT i AS id, ARRAY[sin(i), cos(i * 3), sin(i * 7), cos(i * 11), sin(i * 13), cos(i * 17)] AS f
 FROM generate_series(1, 200000) i;
+-- 30,000 training rows of four features: read in a few milliseconds, boosted for minutes
+CREATE TEMP TABLE gbt_rows AS
+SELECT i AS k, hashint4(i) % 3 = 0 AS label, sin(i) AS a, cos(i * 3) AS b, sin(i * 7) AS c, cos(i * 11) AS d
+FROM generate_series(1, 30000) i;
 SET statement_timeout = '300ms';
 -- attribution: reading and crediting, Shapley (sampled, 17 or more channels), Markov (order 4)
 SELECT count(*) FROM attribute_channels(
@@ -47,6 +51,13 @@ SELECT count(*) FROM purchase_features('SELECT i, now(), i FROM generate_series(
 SELECT propensity_fit('SELECT i, i % 2 = 0, i FROM generate_series(1, 100000000) i');
 SELECT count(*) FROM propensity_metrics((SELECT propensity_fit('SELECT i, i % 2 = 0, i % 7 FROM generate_series(1, 100) i')),
                                          'SELECT i, i % 2 = 0, i FROM generate_series(1, 100000000) i');
+SELECT count(*) FROM propensity_evaluate((SELECT propensity_fit('SELECT i, i % 2 = 0, i % 7 FROM generate_series(1, 100) i')),
+                                          'SELECT i, i % 2 = 0, i FROM generate_series(1, 100000000) i');
+-- propensity: boosting 10,000 deep trees; scoring 100M rows; the split of 100M keys
+SELECT propensity_fit('gbt_rows', options => '{"n_trees": 10000, "max_leaves": 1024, "max_depth": 20, "min_samples_leaf": 1}') IS NOT NULL;
+SELECT sum(propensity_score(m, ARRAY[i::float8])) FROM (SELECT propensity_fit('SELECT i, i % 2 = 0, i % 7 FROM generate_series(1, 100) i') AS m) f,
+       generate_series(1, 100000000) i;
+SELECT count(*) FILTER (WHERE propensity_holdout(i::text)) FROM generate_series(1, 100000000) i;
 RESET statement_timeout;
 -- the session goes on as before
 SELECT count(*) FROM rfm_score('many_tx');
